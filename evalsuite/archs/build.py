@@ -1,0 +1,57 @@
+"""Build a backbone by registered name or by ``pkg.module:callable``."""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import nn
+
+from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import ARCHS, get
+
+
+def build_backbone(name: str) -> nn.Module:
+    """Return a randomly initialised backbone with ``num_features`` and ``small_input`` set.
+
+    ``name`` is a registered arch (``evalsuite list archs``) or ``pkg.module:callable``: a
+    callable returning either a feature extractor whose forward gives (N, D), or a classifier
+    whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped.
+    """
+    if ":" in name:
+        return _build_custom(name)
+    model = get(ARCHS, name)()
+    model.arch_name = name
+    return model
+
+
+def _build_custom(spec: str) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise EvalsuiteError(
+            f"cannot import arch {spec!r} ({exc}); give a registered arch or pkg.module:callable"
+        ) from exc
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise EvalsuiteError(f"arch {spec!r} returned {type(model).__name__}, not an nn.Module")
+    model = strip_classifier(model)
+    model.arch_name = spec
+    model.small_input = getattr(model, "small_input", False)
+    return model
+
+
+def strip_classifier(model: nn.Module) -> nn.Module:
+    """Replace a final classifier layer by ``Identity`` and record ``num_features``."""
+    for attr in ("fc", "head", "classifier"):
+        layer = getattr(model, attr, None)
+        if isinstance(layer, nn.Linear):
+            model.num_features = layer.in_features
+            setattr(model, attr, nn.Identity())
+            return model
+    if not hasattr(model, "num_features"):
+        raise EvalsuiteError(
+            f"cannot tell the feature size of {type(model).__name__}: give it a num_features "
+            "attribute or a final nn.Linear named fc, head or classifier"
+        )
+    return model

@@ -1,0 +1,75 @@
+"""ResNets in torchvision naming (conv1, bn1, layer1..layer4), classifier removed.
+
+``cifar_*`` variants use the 3x3 stride-1 stem without max-pool that small-image SSL work
+uses for 32 px inputs (He et al. 2016, Sec. 4.2 for CIFAR; SimSiam, Chen & He 2021, App. D).
+``resnet_tiny`` (one BasicBlock per stage, 8 channels) exists for fast tests only.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torchvision.models import resnet as tv
+
+from evalsuite.registry import ARCHS
+
+
+def _headless(model: tv.ResNet, small_input: bool) -> tv.ResNet:
+    if small_input:
+        model.conv1 = nn.Conv2d(3, model.conv1.out_channels, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    model.num_features = model.fc.in_features
+    model.fc = nn.Identity()
+    model.small_input = small_input
+    return model
+
+
+@ARCHS.register_module("resnet18")
+def resnet18() -> nn.Module:
+    return _headless(tv.resnet18(), small_input=False)
+
+
+@ARCHS.register_module("resnet34")
+def resnet34() -> nn.Module:
+    return _headless(tv.resnet34(), small_input=False)
+
+
+@ARCHS.register_module("resnet50")
+def resnet50() -> nn.Module:
+    return _headless(tv.resnet50(), small_input=False)
+
+
+@ARCHS.register_module("cifar_resnet18")
+def cifar_resnet18() -> nn.Module:
+    return _headless(tv.resnet18(), small_input=True)
+
+
+@ARCHS.register_module("cifar_resnet50")
+def cifar_resnet50() -> nn.Module:
+    return _headless(tv.resnet50(), small_input=True)
+
+
+class _TinyResNet(tv.ResNet):
+    """torchvision's ResNet with 8-16-32-64 channels and one BasicBlock per stage."""
+
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+        self._norm_layer = nn.BatchNorm2d
+        self.dilation, self.groups, self.base_width = 1, 1, 64
+        self.inplanes = 8
+        self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity()
+        self.layer1 = self._make_layer(tv.BasicBlock, 8, 1)
+        self.layer2 = self._make_layer(tv.BasicBlock, 16, 1, stride=2)
+        self.layer3 = self._make_layer(tv.BasicBlock, 32, 1, stride=2)
+        self.layer4 = self._make_layer(tv.BasicBlock, 64, 1, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Identity()
+        self.num_features = 64
+        self.small_input = True
+
+
+@ARCHS.register_module("resnet_tiny")
+def resnet_tiny() -> nn.Module:
+    return _TinyResNet()

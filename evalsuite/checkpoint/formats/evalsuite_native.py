@@ -1,0 +1,44 @@
+"""This project's own checkpoints: ``{'evalsuite': meta, 'state_dict': backbone}``.
+
+Written by ``evalsuite pretrain`` and ``save_backbone``; the metadata names the arch, method,
+epochs, dataset, recipe and commit, so ``evalsuite eval`` needs no flags to read one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from evalsuite.checkpoint.formats.common import as_tensor_dict
+from evalsuite.registry import FORMATS
+
+FORMAT_VERSION = 1
+
+
+@FORMATS.register_module("evalsuite")
+class EvalsuiteFormat:
+    name = "evalsuite"
+
+    @staticmethod
+    def detect(obj: dict) -> bool:
+        return isinstance(obj.get("evalsuite"), dict) and "state_dict" in obj
+
+    @staticmethod
+    def convert(obj: dict):
+        meta = {k: v for k, v in obj["evalsuite"].items() if isinstance(v, (str, int, float, bool))}
+        return as_tensor_dict(obj["state_dict"]), meta
+
+
+def save_backbone(path: str | Path, state_dict: dict[str, torch.Tensor], **meta) -> None:
+    """Write a backbone in this project's format, atomically (temp file + rename).
+
+    ``meta`` should hold at least ``arch``; ``method``, ``epochs``, ``dataset``, ``recipe``
+    and ``commit`` are read back by ``evalsuite inspect`` and land in result rows.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    payload = {"evalsuite": {"version": FORMAT_VERSION, **meta}, "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
+    torch.save(payload, tmp)
+    tmp.replace(path)

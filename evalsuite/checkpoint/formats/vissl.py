@@ -1,0 +1,29 @@
+"""VISSL checkpoints: the trunk under ``classy_state_dict.base_model.model.trunk`` with
+``_feature_blocks.`` before torchvision's names; the heads are elsewhere and ignored."""
+
+from __future__ import annotations
+
+from evalsuite.checkpoint.formats.common import with_prefix
+from evalsuite.registry import FORMATS
+
+
+def _trunk(obj: dict):
+    try:
+        return obj["classy_state_dict"]["base_model"]["model"]["trunk"]
+    except (KeyError, TypeError):
+        return None
+
+
+@FORMATS.register_module("vissl")
+class VisslFormat:
+    name = "vissl"
+
+    @staticmethod
+    def detect(obj: dict) -> bool:
+        trunk = _trunk(obj)
+        return isinstance(trunk, dict) and "_feature_blocks.conv1.weight" in trunk
+
+    @staticmethod
+    def convert(obj: dict):
+        meta = {"epochs": obj["phase_idx"]} if isinstance(obj.get("phase_idx"), int) else {}
+        return with_prefix(_trunk(obj), "_feature_blocks."), meta

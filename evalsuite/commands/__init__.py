@@ -1,0 +1,1 @@
+"""Sub-commands of ``evalsuite``, one module each (see ``evalsuite.cli``)."""

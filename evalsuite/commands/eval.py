@@ -1,0 +1,46 @@
+"""evalsuite eval CHECKPOINT: kNN, linear probe and the other tasks of a suite."""
+
+from __future__ import annotations
+
+import argparse
+
+from evalsuite.cliopts import csv_list, int_list, parse_cfg_options
+
+NAME = "eval"
+HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one result row per (task, dataset, seed)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint file, or 'random' for random init of --arch")
+    p.add_argument("--arch", help="registered arch (evalsuite list archs) or pkg.module:callable; inferred when omitted")
+    p.add_argument("--suite", help="suite recipe (default tasks/default.py)")
+    p.add_argument("--tasks", help="comma-separated tasks of the suite to run, e.g. knn,linear")
+    p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")
+    p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
+    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
+    p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    p.add_argument("--name", help="label of this checkpoint in results and leaderboards")
+    p.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
+    p.add_argument("--skip-existing", action="store_true", help="skip (task, dataset, seed) rows already written")
+    p.add_argument("--cache-dir", help="feature cache folder (default $EVALSUITE_CACHE or ~/.cache/evalsuite)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalsuite.runner import EvalRequest, evaluate
+
+    seeds = int_list(args.seeds) if args.seeds else [args.seed if args.seed is not None else 0]
+    req = EvalRequest(
+        checkpoint=args.checkpoint, arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks),
+        datasets=csv_list(args.datasets), data_root=args.data_root, download=args.download,
+        results_dir=args.results, name=args.name, seeds=seeds, device=args.device,
+        trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing,
+        cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
+    )
+    written = evaluate(req)
+    print(f"wrote {len(written)} result row(s) to {args.results}")
+    return 0

@@ -1,0 +1,28 @@
+"""evalsuite leaderboard: the results folder as one table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "leaderboard"
+HELP = "print the leaderboard of a results folder (md, csv, html or latex)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    p.add_argument("--baseline", help="checkpoint label to add a delta column against")
+    p.add_argument("--format", default="md", help="md, csv, html or latex")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalsuite.leaderboard import leaderboard
+    from evalsuite.results import write_text
+
+    text = leaderboard(args.results, args.baseline, args.format)
+    if args.output:
+        write_text(Path(args.output), text)
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,22 @@
+"""Datasets by name: ``build_dataset('cifar10', root, download)`` -> ``DatasetSpec``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalsuite.datasets import cifar, digits, fine_grained, natural, voc  # noqa: F401  (register)
+from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
+from evalsuite.datasets.imagefolder import folder_spec
+from evalsuite.registry import DATASETS, get
+
+DEFAULT_ROOT = Path("data")
+
+
+def build_dataset(name: str, root: str | Path = DEFAULT_ROOT, download: bool = False) -> DatasetSpec:
+    """Build a registered dataset, or ``imagefolder:PATH`` for a user's own folder tree."""
+    if name.startswith("imagefolder:"):
+        return folder_spec(name.split(":", 1)[1])
+    return get(DATASETS, name)(str(root), download)
+
+
+__all__ = ["DatasetSpec", "build_dataset", "stratified_holdout", "VAL_FRACTION"]

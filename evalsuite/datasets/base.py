@@ -1,0 +1,76 @@
+"""What a dataset entry returns, and the validation split every probe selects on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from torch.utils.data import Dataset
+
+#: Fraction of train held out for hyperparameter selection when a dataset has no official
+#: validation split (Kornblith et al. 2019, 'Do Better ImageNet Models Transfer Better?', Sec. 3;
+#: Ericsson et al. 2021, Sec. 3.1 use the same 80/20 protocol).
+VAL_FRACTION = 0.2
+
+METRICS = ("top1", "mean_per_class", "map11")
+
+
+@dataclass
+class DatasetSpec:
+    """A dataset's official splits and how it is scored.
+
+    Attributes:
+        name: registered name (or ``imagefolder:PATH``).
+        splits: official splits, ``train`` and ``test`` always, ``val`` where one exists;
+            items are ``(PIL.Image, target)`` with an int target, or a multi-hot float
+            vector when ``multilabel``.
+        classes: class names in label order.
+        metric: ``top1``, ``mean_per_class`` or ``map11`` (11-point mAP, VOC07).
+        native_size: side of the stored images in px, used by small-input archs.
+        split_note: how the train/test split was made when it is not the official one.
+    """
+
+    name: str
+    splits: dict[str, Dataset]
+    classes: list[str]
+    metric: str = "top1"
+    native_size: int = 224
+    multilabel: bool = False
+    split_note: str = "official"
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        assert self.metric in METRICS, self.metric
+        assert {"train", "test"} <= set(self.splits), self.splits.keys()
+        self.sizes = {k: len(v) for k, v in self.splits.items()}
+
+    @property
+    def small_images(self) -> bool:
+        """Images of at most 64 px are evaluated at native size by small-input archs."""
+        return self.native_size <= 64
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices of ``labels`` (N,) or multi-hot (N, C) into (train, held-out), seeded.
+
+    Stratified by class for single-label data; a plain seeded shuffle for multi-label data.
+    """
+    index = np.arange(len(labels))
+    stratify = labels if labels.ndim == 1 else None
+    if stratify is not None and np.bincount(labels).min() < 2:
+        stratify = None  # a class with one image cannot be on both sides
+    train, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(held)
+
+
+def per_class_split(targets: list[int], n_train: int, n_test: int | None, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split with ``n_train`` images of each class in train and ``n_test`` (or the rest) in test."""
+    rng = np.random.default_rng(seed)
+    targets_arr = np.asarray(targets)
+    train, test = [], []
+    for c in np.unique(targets_arr):
+        idx = rng.permutation(np.flatnonzero(targets_arr == c))
+        train.extend(idx[:n_train].tolist())
+        test.extend(idx[n_train : None if n_test is None else n_train + n_test].tolist())
+    return sorted(train), sorted(test)

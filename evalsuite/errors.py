@@ -1,0 +1,15 @@
+"""The one exception type the command line turns into a one-sentence error."""
+
+
+class EvalsuiteError(Exception):
+    """A user-facing error: bad input, missing data, refused checkpoint.
+
+    The message is one sentence that names the bad value and what would be valid;
+    the CLI prints it without a traceback (unless ``--debug``) and exits non-zero.
+    """
+
+
+def one_of(kind: str, value: object, valid) -> EvalsuiteError:
+    """Build the standard 'unknown X' error listing the valid options."""
+    options = ", ".join(sorted(str(v) for v in valid))
+    return EvalsuiteError(f"unknown {kind} {value!r}; valid {kind}s are: {options}")

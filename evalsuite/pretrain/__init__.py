@@ -1,0 +1,1 @@
+"""Pre-training methods (SimSiam, BYOL, SimCLR, NNCLR) and their trainer."""

@@ -1,0 +1,69 @@
+"""Extension points of evalsuite, each an mmengine ``Registry``.
+
+Adding an arch, checkpoint format, dataset, task or pre-training method means adding one
+small file that registers itself here, plus one test. ``get(registry, name)`` turns an
+unknown name into an error listing every registered one.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mmengine.registry import Registry
+
+from evalsuite.errors import one_of
+
+#: Contract: a zero-argument factory returning an ``nn.Module`` whose forward maps
+#: (N, 3, H, W) float images to (N, D) features and that has ``num_features == D`` and
+#: ``small_input`` (True for 32 px stems). State-dict keys follow torchvision naming.
+ARCHS = Registry("arch")
+
+#: Contract: a class with ``name``, ``detect(obj) -> bool`` (recognises its own key layout
+#: without false positives on the others) and ``convert(obj) -> (state_dict, meta)`` giving
+#: backbone weights in torchvision naming (no head) and any metadata it carries.
+FORMATS = Registry("checkpoint format")
+
+#: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``).
+DATASETS = Registry("dataset")
+
+#: Contract: a frozen dataclass built from recipe keywords with ``run(ctx) -> TaskOutput``
+#: (see ``evalsuite.tasks.base``); every field lands in the result row.
+TASKS = Registry("task")
+
+#: Contract: an mmengine ``BaseModel`` implementing one pre-training method end to end.
+METHODS = Registry("method")
+
+# Modules whose import registers the built-in entries.
+_BUILTINS = (
+    "evalsuite.archs",
+    "evalsuite.checkpoint.formats",
+    "evalsuite.datasets",
+    "evalsuite.tasks",
+)
+_OPTIONAL_BUILTINS = ("evalsuite.pretrain",)
+
+
+def load_builtins() -> None:
+    """Import every built-in module so its entries are registered."""
+    for name in _BUILTINS:
+        importlib.import_module(name)
+    for name in _OPTIONAL_BUILTINS:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # an optional extra that is not installed
+            if exc.name and exc.name.startswith("evalsuite"):
+                raise
+
+
+def get(registry: Registry, name: str):
+    """Return the object registered as ``name`` or fail listing the valid names."""
+    load_builtins()
+    obj = registry.get(name) if name in registry.module_dict else None
+    if obj is None:
+        raise one_of(registry.name, name, registry.module_dict.keys())
+    return obj
+
+
+def names(registry: Registry) -> list[str]:
+    load_builtins()
+    return sorted(registry.module_dict)

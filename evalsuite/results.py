@@ -1,0 +1,91 @@
+"""The results store: one JSON file per (checkpoint, task, dataset, seed).
+
+Files are written atomically (a temp file in the same folder, then ``os.replace``), so several
+``evalsuite eval`` processes can write into one folder at once and a reader never sees half a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "x"
+
+
+def row_path(results_dir: str | Path, label: str, task: str, dataset: str, seed: int) -> Path:
+    return Path(results_dir) / f"{slug(label)}__{slug(task)}__{slug(dataset)}__seed{seed}.json"
+
+
+def protocol_id(task: str, settings: dict, dataset: str, extra: dict | None = None) -> str:
+    """Short hash of everything that defines the protocol (not the seed): rows with different
+    ids are never averaged into one leaderboard cell."""
+    blob = json.dumps({"task": task, "settings": settings, "dataset": dataset, **(extra or {})}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def versions() -> dict:
+    import sklearn
+    import torch
+    import torchvision
+
+    from evalsuite import __version__
+
+    return {"evalsuite": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "sklearn": sklearn.__version__, "python": platform.python_version()}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_row(path: str | Path, row: dict) -> Path:
+    """Write ``row`` as JSON at ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(row, f, indent=1, sort_keys=True, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_rows(results_dir: str | Path) -> list[dict]:
+    """Every result row under ``results_dir`` (recursively); files that are not rows are skipped."""
+    rows = []
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            row = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(row, dict) and row.get("schema_version") == SCHEMA_VERSION and "value" in row:
+            row["_file"] = str(path)
+            rows.append(row)
+    return rows
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file atomically (leaderboards, reports)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path

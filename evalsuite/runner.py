@@ -1,0 +1,165 @@
+"""``evaluate``: one checkpoint through a suite's tasks on its datasets, one result row each.
+
+checkpoint -> backbone (loaded once) -> features per (dataset, split) (cached) -> task -> row.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+
+from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
+from evalsuite.datasets import build_dataset
+from evalsuite.errors import EvalsuiteError
+from evalsuite.features import FeatureCache, FeatureKey, Transformed, eval_transform, extract
+from evalsuite.registry import TASKS, get
+from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
+from evalsuite.tasks.base import EvalContext, settings_of
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SUITE = REPO_ROOT / "tasks" / "default.py"
+
+
+@dataclass
+class EvalRequest:
+    checkpoint: str
+    arch: str | None = None
+    suite: str | None = None
+    tasks: list[str] | None = None
+    datasets: list[str] | None = None
+    data_root: str = "data"
+    download: bool = False
+    results_dir: str = "results/runs"
+    name: str | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    trust_checkpoint: bool = False
+    skip_existing: bool = False
+    cfg_options: dict = field(default_factory=dict)
+    cache_dir: str | None = None
+    quiet: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    valid = ("auto", "cpu", "cuda")
+    if name not in valid and not name.startswith("cuda:"):
+        raise EvalsuiteError(f"unknown device {name!r}; valid devices are: {', '.join(valid)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise EvalsuiteError(f"device {name!r} was asked for but no CUDA GPU is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def load_suite(path: str | None, cfg_options: dict) -> Config:
+    path = Path(path) if path else DEFAULT_SUITE
+    if not path.is_file():
+        raise EvalsuiteError(f"suite {str(path)!r} does not exist; suites live in {REPO_ROOT / 'tasks'}")
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def build_task(name: str, cfg: Config):
+    """Instantiate the task named ``name`` from the suite's ``name=dict(type=..., ...)`` entry."""
+    entry = copy.deepcopy(dict(cfg.get(name, {"type": name})))
+    cls = get(TASKS, entry.pop("type", name))
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(entry) - valid)
+    if unknown:
+        raise EvalsuiteError(f"task {name!r} has no setting {unknown[0]!r}; valid settings are: {', '.join(sorted(valid))}")
+    entry = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+    try:
+        return cls(**entry)
+    except ValueError as exc:
+        raise EvalsuiteError(f"task {name!r}: {exc}") from exc
+
+
+def default_label(info: LoadedCheckpoint) -> str:
+    if info.format == "random":
+        return f"random-{info.arch}"
+    return info.meta.get("label") or Path(info.path).stem
+
+
+def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
+    meta = info.meta
+    return {
+        "label": label, "path": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch,
+        "method": meta.get("method"), "epochs": meta.get("epochs"), "dataset": meta.get("dataset"),
+        "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
+        "meta": meta,
+    }
+
+
+def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: dict, quiet: bool):
+    transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
+    memo = {}
+
+    def features(split: str):
+        if split in memo:
+            return memo[split]
+        dataset = spec.splits[split]
+        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset))
+        got = cache.get(key)
+        if got is None:
+            workers = cfg_features.get("num_workers", -1)
+            if workers < 0:
+                workers = 0 if len(dataset) < 5000 else min(16, os.cpu_count() or 1)
+            got = extract(model, Transformed(dataset, transform), device, cfg_features.get("batch_size", 256),
+                          workers, desc=f"features {spec.name}/{split}", quiet=quiet)
+            cache.put(key, *got)
+        memo[split] = got
+        return got
+
+    return features, transform_id
+
+
+def evaluate(req: EvalRequest) -> list[Path]:
+    """Run every (dataset, task, seed) of the request; return the result files written."""
+    cfg = load_suite(req.suite, req.cfg_options)
+    task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
+    dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
+    tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
+    device = resolve_device(req.device)
+    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=req.seeds[0])
+    label = req.name or default_label(info)
+    cache = FeatureCache(req.cache_dir)
+    written = []
+    for dataset_name in dataset_names:
+        spec = build_dataset(dataset_name, req.data_root, req.download)
+        feature_fn, transform_id = _feature_fn(model, info, spec, cache, device, dict(cfg.get("features", {})), req.quiet)
+        for seed in req.seeds:
+            ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,
+                              backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"))
+            for task_name, task in tasks.items():
+                path = row_path(req.results_dir, label, task_name, spec.name, seed)
+                if req.skip_existing and path.exists():
+                    continue
+                torch.manual_seed(seed)
+                start = time.perf_counter()
+                out = task.run(ctx)
+                task_s = time.perf_counter() - start
+                settings = settings_of(task)
+                row = {
+                    "schema_version": SCHEMA_VERSION,
+                    "checkpoint": checkpoint_record(info, label),
+                    "task": task_name, "dataset": spec.name, "seed": seed,
+                    "metric": out.metric, "value": out.value, "metrics": out.metrics,
+                    "settings": settings, "chosen": out.chosen, "extra": out.extra,
+                    "transform": transform_id, "split": {"note": spec.split_note, "sizes": spec.sizes},
+                    "protocol_id": protocol_id(task_name, settings, spec.name, {"transform": transform_id}),
+                    "timings": {**ctx.timings, "task_s": round(task_s, 3)},
+                    "versions": versions(), "device": str(device), "time": now(),
+                }
+                written.append(write_row(path, row))
+                if not req.quiet:
+                    print(f"{label} {spec.name} {task_name} seed={seed}: {out.metric} = {out.value:.4f}", flush=True)
+    return written

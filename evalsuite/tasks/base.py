@@ -1,0 +1,97 @@
+"""What a task gets (``EvalContext``) and gives back (``TaskOutput``).
+
+Feature tasks (knn, linear, lowshot) call ``ctx.features(split)``; tasks that train the network
+(finetune, linear_sgd, detection) use ``ctx.backbone()`` and ``ctx.spec`` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
+
+
+@dataclass
+class TaskOutput:
+    """``metric``/``value`` is the headline; ``metrics`` every reported score; ``chosen`` the
+    hyperparameters picked on validation data."""
+
+    metric: str
+    value: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    chosen: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Split:
+    features: torch.Tensor  # (N, D)
+    targets: torch.Tensor  # (N,) int64, or (N, C) multi-hot
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+@dataclass
+class EvalContext:
+    """Everything one (checkpoint, dataset, seed) evaluation shares across its tasks."""
+
+    spec: DatasetSpec
+    seed: int
+    device: torch.device
+    feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    backbone_fn: Callable[[], nn.Module]
+    work_dir: str = "."
+    timings: dict = field(default_factory=dict)
+    _features: dict = field(default_factory=dict)
+
+    def features(self, split: str) -> Split:
+        if split not in self._features:
+            start = time.perf_counter()
+            self._features[split] = Split(*self.feature_fn(split))
+            self.timings[f"features_{split}_s"] = round(time.perf_counter() - start, 3)
+        return self._features[split]
+
+    def backbone(self) -> nn.Module:
+        """A fresh copy of the loaded backbone (tasks that train must not share weights)."""
+        return self.backbone_fn()
+
+    def protocol_splits(self) -> tuple[Split, Split, Split, dict]:
+        """(train, val, test, info): val is the official split where one exists, otherwise a
+        seeded, stratified ``VAL_FRACTION`` of train; train here excludes that val part."""
+        full, test = self.features("train"), self.features("test")
+        if "val" in self.spec.splits:
+            val = self.features("val")
+            info = {"val_source": "official", "split_seed": None}
+            train = full
+        else:
+            tr_idx, va_idx = stratified_holdout(full.targets.numpy(), VAL_FRACTION, self.seed)
+            train, val = _take(full, tr_idx), _take(full, va_idx)
+            info = {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": self.seed}
+        info.update(sizes={"train": len(train), "val": len(val), "test": len(test)}, note=self.spec.split_note)
+        return train, val, test, info
+
+
+def _take(split: Split, index: np.ndarray) -> Split:
+    idx = torch.as_tensor(index)
+    return Split(split.features[idx], split.targets[idx])
+
+
+def concat(a: Split, b: Split) -> Split:
+    return Split(torch.cat([a.features, b.features]), torch.cat([a.targets, b.targets]))
+
+
+def settings_of(task) -> dict:
+    """Every field of a task's frozen dataclass, as JSON-friendly values (for the result row)."""
+    out = {}
+    for f in dataclasses.fields(task):
+        value = getattr(task, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out

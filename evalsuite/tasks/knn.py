@@ -1,0 +1,75 @@
+"""Weighted k-nearest-neighbour classification on frozen features.
+
+Protocol of Wu et al. 2018 ('Unsupervised Feature Learning via Non-Parametric Instance
+Discrimination', Sec. 3.4), as used by DINO (Caron et al. 2021, Sec. 4.1 and App. B): cosine
+similarity between L2-normalised features; each of the k nearest training images votes for its
+class with weight exp(sim / T), T = 0.07; k in {10, 20, 100, 200}, each reported. Nothing is
+tuned, so the memory bank is all labelled non-test data (train, plus the official val split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from evalsuite.registry import TASKS
+from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
+from evalsuite.tasks.metrics import score
+
+
+def knn_scores(bank: torch.Tensor, bank_targets: torch.Tensor, queries: torch.Tensor, ks: tuple[int, ...],
+               temperature: float, num_classes: int, chunk_size: int = 1024) -> dict[int, torch.Tensor]:
+    """Class scores (M, C) for each k.
+
+    Args:
+        bank: (N, D) training features; bank_targets: (N,) labels or (N, C) multi-hot.
+        queries: (M, D) features to classify.
+        chunk_size: queries per chunk, so memory stays O(chunk_size x N) for large banks.
+    """
+    bank = F.normalize(bank.float(), dim=1)
+    onehot = bank_targets.float() if bank_targets.ndim == 2 else F.one_hot(bank_targets, num_classes).float()  # (N, C)
+    kmax = min(max(ks), len(bank))
+    out = {k: [] for k in ks}
+    for start in range(0, len(queries), chunk_size):
+        q = F.normalize(queries[start:start + chunk_size].float(), dim=1)  # (c, D)
+        sims, idx = (q @ bank.T).topk(kmax, dim=1)  # (c, kmax)
+        weights = (sims / temperature).exp()  # (c, kmax)
+        votes = onehot[idx] * weights.unsqueeze(-1)  # (c, kmax, C)
+        for k in ks:
+            out[k].append(votes[:, :k].sum(1))  # (c, C)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+@TASKS.register_module("knn")
+@dataclass(frozen=True)
+class KNN:
+    """Args:
+        ks: neighbour counts, each reported (Wu et al. 2018; DINO App. B uses 10, 20, 100, 200).
+        temperature: T of the exp(sim / T) vote weight (Wu et al. 2018, Sec. 3.4: 0.07).
+        headline_k: the k whose score is the row's headline value (DINO reports k=20).
+        chunk_size: queries per similarity chunk.
+    """
+
+    ks: tuple[int, ...] = (10, 20, 100, 200)
+    temperature: float = 0.07
+    headline_k: int = 20
+    chunk_size: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.headline_k not in self.ks:
+            raise ValueError(f"knn headline_k={self.headline_k} is not one of ks={list(self.ks)}")
+
+    def run(self, ctx: EvalContext) -> TaskOutput:
+        bank: Split = ctx.features("train")
+        if "val" in ctx.spec.splits:
+            bank = concat(bank, ctx.features("val"))
+        test = ctx.features("test")
+        device = ctx.device
+        scores = knn_scores(bank.features.to(device), bank.targets.to(device), test.features.to(device),
+                            tuple(self.ks), self.temperature, len(ctx.spec.classes), self.chunk_size)
+        metric = ctx.spec.metric
+        metrics = {f"{metric}@k={k}": score(metric, s, test.targets) for k, s in scores.items()}
+        return TaskOutput(metric=f"{metric}@k={self.headline_k}", value=metrics[f"{metric}@k={self.headline_k}"],
+                          metrics=metrics, extra={"bank_size": len(bank), "test_size": len(test)})
