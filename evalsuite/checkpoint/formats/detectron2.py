@@ -39,10 +39,10 @@ def from_detectron2(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """detectron2 trunk keys (no prefix) -> torchvision ResNet keys."""
     out = {}
     for key, value in sd.items():
-        new = key.replace(".shortcut.norm.", ".downsample.1.").replace(".shortcut.", ".downsample.0.")
+        new = key.replace("stem.conv1.norm.", "bn1.").replace("stem.conv1.", "conv1.")
+        new = new.replace(".shortcut.norm.", ".downsample.1.").replace(".shortcut.", ".downsample.0.")
         new = re.sub(r"\.conv(\d)\.norm\.", r".bn\1.", new)
         new = re.sub(r"^res(\d)\.", lambda m: f"layer{int(m.group(1)) - 1}.", new)
-        new = new.replace("stem.conv1.norm.", "bn1.").replace("stem.conv1.", "conv1.")
         out[new] = value
     return out
 

@@ -1,0 +1,187 @@
+"""Every checkpoint layout round-trips from a real torchvision ResNet-18 state dict."""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from evalsuite.checkpoint import load_backbone, save_backbone
+from evalsuite.checkpoint.formats.detectron2 import from_detectron2, to_detectron2
+from evalsuite.checkpoint.io import read_checkpoint
+from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import FORMATS, load_builtins
+
+
+@pytest.fixture(scope="module")
+def tv_sd():
+    torch.manual_seed(0)
+    model = resnet18()
+    for m in model.modules():  # make BN statistics non-trivial so a mix-up would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.num_batches_tracked.fill_(7)
+    return model.state_dict()
+
+
+def _backbone(sd):
+    return {k: v for k, v in sd.items() if not k.startswith("fc.")}
+
+
+def _prefixed(sd, prefix):
+    return {prefix + k: v for k, v in sd.items()}
+
+
+LIGHTLY_INDEX = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
+
+
+def layouts(sd):
+    """Each format's real on-disk layout, built from the torchvision state dict ``sd``."""
+    bb = _backbone(sd)
+    proj = {"fc.0.weight": torch.randn(2048, 512), "fc.1.weight": torch.ones(2048)}
+    d2 = {k: v.numpy() for k, v in to_detectron2(sd).items()}
+    lightly = {f"backbone.{LIGHTLY_INDEX[k.split('.')[0]]}.{k.split('.', 1)[1]}": v for k, v in bb.items()}
+    return {
+        "torchvision": (sd, ".pth"),
+        "ddp": (_prefixed(sd, "module."), ".pth"),
+        "simsiam": ({"arch": "resnet18", "epoch": 100, "optimizer": {"state": {}},
+                     "state_dict": {**_prefixed({**bb, **proj}, "module.encoder."),
+                                    "module.predictor.0.weight": torch.randn(512, 2048)}}, ".pth.tar"),
+        "moco": ({"arch": "resnet18", "epoch": 200, "state_dict": {
+            **_prefixed({**bb, **proj}, "module.encoder_q."), **_prefixed(bb, "module.encoder_k."),
+            "module.queue": torch.randn(128, 65536), "module.queue_ptr": torch.zeros(1, dtype=torch.long)}}, ".pth.tar"),
+        "mocov3": ({"arch": "resnet18", "epoch": 300, "state_dict": {
+            **_prefixed({**bb, **proj}, "module.base_encoder."), **_prefixed(bb, "module.momentum_encoder."),
+            "module.predictor.0.weight": torch.randn(4096, 256)}}, ".pth.tar"),
+        "lightning": ({"pytorch-lightning_version": "2.1.0", "epoch": 400, "hyper_parameters": {"method": "byol"},
+                       "state_dict": {**_prefixed(bb, "backbone."), **_prefixed(bb, "momentum_backbone."),
+                                      "projector.0.weight": torch.randn(4096, 512)}}, ".ckpt"),
+        "lightly": ({"pytorch-lightning_version": "2.0.0", "epoch": 200,
+                     "state_dict": {**lightly, "projection_head.layers.0.weight": torch.randn(2048, 512)}}, ".ckpt"),
+        "mmselfsup": ({"meta": {"epoch": 200, "mmengine_version": "0.10.7"},
+                       "state_dict": {**_prefixed(bb, "backbone."), "neck.mlp.0.weight": torch.randn(2048, 512)}}, ".pth"),
+        "vissl": ({"phase_idx": 99, "classy_state_dict": {"base_model": {"model": {
+            "trunk": _prefixed(bb, "_feature_blocks."), "heads": {"0.clf.0.weight": torch.randn(128, 512)}}}}}, ".torch"),
+        "timm": ({"epoch": 90, "arch": "resnet18", "version": 2, "state_dict": sd, "metric": 69.7}, ".pth.tar"),
+        "detectron2": ({"model": d2, "__author__": "MOCO", "matching_heuristics": True}, ".pkl"),
+        "detectron2_fpn": ({"model": {**_prefixed(to_detectron2(sd), "backbone.bottom_up."),
+                                      "proposal_generator.rpn_head.conv.weight": torch.randn(4, 4)}, "iteration": 10}, ".pth"),
+        "detectron2_c4": ({"model": {**{f"backbone.{k}": v for k, v in to_detectron2(sd).items() if not k.startswith("res5.")},
+                                     **{f"roi_heads.{k}": v for k, v in to_detectron2(sd).items() if k.startswith("res5.")},
+                                     "roi_heads.box_predictor.cls_score.weight": torch.randn(21, 2048)}}, ".pth"),
+    }
+
+
+def _write(tmp_path, name, obj, suffix):
+    path = tmp_path / f"{name}{suffix}"
+    if suffix == ".pkl":
+        with open(path, "wb") as f:
+            pickle.dump(obj, f)
+    else:
+        torch.save(obj, path)
+    return path
+
+
+@pytest.mark.parametrize("name", list(layouts(resnet18().state_dict())))
+def test_every_layout_round_trips(tmp_path, tv_sd, name):
+    obj, suffix = layouts(tv_sd)[name]
+    path = _write(tmp_path, name, obj, suffix)
+    model, info = load_backbone(path)
+    assert info.format == name.split("_")[0]
+    assert info.arch == "resnet18"
+    assert info.report.ok and info.report.matched >= 100
+    got = model.state_dict()
+    for key, value in _backbone(tv_sd).items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_detection_is_unambiguous(tv_sd):
+    load_builtins()
+    for name, (obj, suffix) in layouts(tv_sd).items():
+        if suffix == ".pkl":
+            obj = {"model": {k: v for k, v in obj["model"].items()}, **{k: v for k, v in obj.items() if k != "model"}}
+        hits = [fmt.name for fmt in FORMATS.module_dict.values() if fmt.detect(obj)]
+        assert hits == [name.split("_")[0]], (name, hits)
+
+
+def test_own_format_carries_metadata(tmp_path, tv_sd):
+    path = tmp_path / "ours.pth"
+    save_backbone(path, _backbone(tv_sd), arch="resnet18", method="simsiam", epochs=200, dataset="cifar10")
+    _, info = load_backbone(path)
+    assert (info.format, info.arch, info.meta["method"], info.meta["epochs"]) == ("evalsuite", "resnet18", "simsiam", 200)
+
+
+def test_cifar_stem_is_inferred(tmp_path):
+    from evalsuite.archs import build_backbone
+
+    sd = build_backbone("cifar_resnet18").state_dict()
+    torch.save(sd, tmp_path / "c.pth")
+    _, info = load_backbone(tmp_path / "c.pth")
+    assert info.arch == "cifar_resnet18"
+
+
+def test_detectron2_maps_are_inverse(tv_sd):
+    bb = {k: v for k, v in _backbone(tv_sd).items() if not k.endswith("num_batches_tracked")}
+    d2 = to_detectron2(bb)
+    assert "stem.conv1.norm.running_var" in d2 and "res5.1.conv2.norm.weight" in d2 and "res3.0.shortcut.weight" in d2
+    assert from_detectron2(d2).keys() == bb.keys()
+
+
+def test_missing_key_fails_loudly(tmp_path, tv_sd):
+    sd = dict(tv_sd)
+    del sd["layer4.1.bn2.weight"]
+    torch.save(sd, tmp_path / "m.pth")
+    with pytest.raises(EvalsuiteError, match=r"missing key\(s\) such as layer4.1.bn2.weight"):
+        load_backbone(tmp_path / "m.pth", arch="resnet18")
+
+
+def test_shape_mismatch_fails_loudly(tmp_path, tv_sd):
+    torch.save(tv_sd, tmp_path / "s.pth")
+    with pytest.raises(EvalsuiteError, match=r"shape mismatch.*conv1.weight \[64, 3, 7, 7\] vs \[64, 3, 3, 3\]"):
+        load_backbone(tmp_path / "s.pth", arch="cifar_resnet18")
+
+
+def test_unknown_layout_lists_formats(tmp_path):
+    torch.save({"weights": {"a.b": torch.ones(1)}, "step": 3}, tmp_path / "u.pth")
+    with pytest.raises(EvalsuiteError, match="matches no known layout.*known formats are: ddp, detectron2"):
+        load_backbone(tmp_path / "u.pth")
+
+
+def test_pickled_objects_are_refused_unless_trusted(tmp_path, tv_sd):
+    obj = {"epoch": 90, "arch": "resnet18", "version": 2, "state_dict": tv_sd, "args": argparse.Namespace(lr=0.1)}
+    torch.save(obj, tmp_path / "t.pth.tar")
+    with pytest.raises(EvalsuiteError, match="--trust-checkpoint"):
+        load_backbone(tmp_path / "t.pth.tar")
+    _, info = load_backbone(tmp_path / "t.pth.tar", trust=True)
+    assert info.format == "timm"
+
+
+class _Evil:
+    def __reduce__(self):
+        return (exec, ("open('PWNED', 'w').write('x')",))
+
+
+def test_malicious_pkl_is_refused_and_not_run(tmp_path, tv_sd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open(tmp_path / "evil.pkl", "wb") as f:
+        pickle.dump({"model": {"stem.conv1.weight": np.zeros(1)}, "x": _Evil()}, f)
+    with pytest.raises(EvalsuiteError, match="--trust-checkpoint"):
+        read_checkpoint(tmp_path / "evil.pkl")
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("cut", [0, 100, 0.5])
+def test_truncated_file_is_a_clear_error(tmp_path, tv_sd, cut):
+    torch.save(tv_sd, tmp_path / "full.pth")
+    data = (tmp_path / "full.pth").read_bytes()
+    n = int(len(data) * cut) if isinstance(cut, float) else cut
+    (tmp_path / "cut.pth").write_bytes(data[:n])
+    with pytest.raises(EvalsuiteError, match="truncated"):
+        load_backbone(tmp_path / "cut.pth")
