@@ -1,0 +1,154 @@
+"""``evalsuite eval`` end to end on digits: rows, cache, bad input, concurrent writers, leaderboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from evalsuite.archs import build_backbone
+from evalsuite.cli import main
+from evalsuite.results import read_rows
+
+FAST = ["--arch", "resnet_tiny", "--quiet", "--cfg-options", "linear.wd_num=6", "linear.wd_start=-2", "linear.wd_stop=3"]
+
+
+def _rows(results: Path) -> list[dict]:
+    return read_rows(results)
+
+
+def test_random_eval_writes_one_row_per_task(tmp_path, capsys):
+    results = tmp_path / "res"
+    assert main(["eval", "random", "--results", str(results), *FAST]) == 0
+    rows = {r["task"]: r for r in _rows(results)}
+    assert set(rows) == {"knn", "linear"}
+    knn, linear = rows["knn"], rows["linear"]
+    assert knn["metric"] == "top1@k=20" and set(knn["metrics"]) == {f"top1@k={k}" for k in (10, 20, 100, 200)}
+    assert knn["settings"]["temperature"] == 0.07
+    assert linear["chosen"]["wd"] in [pytest.approx(10.0 ** e) for e in (-2, -1, 0, 1, 2, 3)]
+    assert linear["extra"]["split"]["val_source"].startswith("stratified 20%")
+    assert linear["extra"]["split"]["sizes"] == {"train": 1005, "val": 252, "test": 540}
+    for row in rows.values():
+        assert row["checkpoint"]["label"] == "random-resnet_tiny" and row["checkpoint"]["kind"] == "random"
+        assert 0.3 < row["value"] <= 1.0 and row["device"] == "cpu" and row["versions"]["torch"]
+    assert not list(results.glob(".*tmp"))
+
+
+def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch):
+    import evalsuite.runner as runner
+
+    calls = []
+    real = runner.extract
+    monkeypatch.setattr(runner, "extract", lambda *a, **k: calls.append(1) or real(*a, **k))
+    args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
+    assert main(args) == 0 and len(calls) == 2  # train + test
+    assert main([*args[:5], "linear", *args[6:]]) == 0
+    assert len(calls) == 2, "the linear probe re-extracted features that were cached"
+    assert len(list(isolated_cache.glob("features/*.pt"))) == 2
+
+
+def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
+    args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
+    assert main(args) == 0
+    for f in isolated_cache.glob("features/*.pt"):
+        f.write_bytes(f.read_bytes()[:50])
+    assert main(args) == 0
+    assert len(_rows(tmp_path / "r")) == 1
+
+
+def test_checkpoint_file_without_flags(tmp_path):
+    from evalsuite.checkpoint import save_backbone
+
+    torch.manual_seed(1)
+    save_backbone(tmp_path / "mine.pth", build_backbone("resnet_tiny").state_dict(), arch="resnet_tiny", method="simsiam", epochs=3)
+    results = tmp_path / "res"
+    assert main(["eval", str(tmp_path / "mine.pth"), "--results", str(results), "--tasks", "knn", "--quiet"]) == 0
+    (row,) = _rows(results)
+    ck = row["checkpoint"]
+    assert (ck["label"], ck["format"], ck["arch"], ck["method"], ck["epochs"]) == ("mine", "evalsuite", "resnet_tiny", "simsiam", 3)
+    assert len(ck["sha256"]) == 64
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar11"], "unknown dataset 'cifar11'; valid datasets are: aircraft"),
+    (["eval", "random", "--arch", "resnet_tiny", "--tasks", "knn,svm"], "unknown task 'svm'; valid tasks are:"),
+    (["eval", "random", "--arch", "resnet9"], "unknown arch 'resnet9'; valid archs are: cifar_resnet18"),
+    (["eval", "random"], "needs --arch"),
+    (["eval", "nope.pth"], "'nope.pth' does not exist"),
+    (["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar10", "--data-root", "/nonexistent"],
+     "'cifar10' was not found under /nonexistent; pass --data-root DIR where it is, or --download"),
+    (["eval", "random", "--arch", "resnet_tiny", "--cfg-options", "knn.tempreature=0.1"], "task 'knn' has no setting 'tempreature'; valid settings are:"),
+    (["eval", "random", "--arch", "resnet_tiny", "--device", "tpu"], "unknown device 'tpu'"),
+    (["eval", "random", "--arch", "resnet_tiny", "--seeds", "0,x"], "--seeds '0,x' is not a comma-separated list"),
+    (["eval", "random", "--arch", "resnet_tiny", "--datasets", "imagefolder:/nonexistent"], "has no train/ directory"),
+    (["eval", "random", "--arch", "resnet_tiny", "--suite", "tasks/none.py"], "suite 'tasks/none.py' does not exist"),
+])
+def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path, capsys, argv, message):
+    results = tmp_path / "res"
+    assert main([*argv, "--results", str(results), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalsuite: error: ") and message in err and "\n" not in err and "Traceback" not in err
+    assert not results.exists() or not any(results.rglob("*.json"))
+
+
+def test_truncated_checkpoint_writes_no_result(tmp_path, capsys):
+    torch.save(build_backbone("resnet_tiny").state_dict(), tmp_path / "ok.pth")
+    (tmp_path / "bad.pth").write_bytes((tmp_path / "ok.pth").read_bytes()[:-200])
+    assert main(["eval", str(tmp_path / "bad.pth"), "--results", str(tmp_path / "res"), "--quiet"]) == 2
+    assert "truncated" in capsys.readouterr().err
+    assert not (tmp_path / "res").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from evalsuite.errors import EvalsuiteError
+
+    with pytest.raises(EvalsuiteError):
+        main(["--debug", "eval", "random", "--results", str(tmp_path)])
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    results = tmp_path / "shared"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "evalsuite", "eval", "random", "--results", str(results),
+                               "--name", f"run{i}", "--seeds", "0,1", *FAST], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for i in range(3)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read().decode()
+    rows = _rows(results)
+    assert len(rows) == 3 * 2 * 2  # labels x seeds x tasks
+    for path in results.glob("*.json"):
+        json.loads(path.read_text())
+    assert not [p for p in results.iterdir() if p.name.startswith(".")]
+
+
+def test_inspect_reports_keys(tmp_path, capsys):
+    sd = build_backbone("resnet_tiny").state_dict()
+    torch.save({"module." + k: v for k, v in sd.items()}, tmp_path / "d.pth")
+    assert main(["inspect", str(tmp_path / "d.pth"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["format"], info["arch"], info["missing"], info["unexpected"]) == ("ddp", "resnet_tiny", 0, 0)
+    assert info["matched"] == len(sd)
+
+
+def test_leaderboard_ranks_and_deltas(tmp_path, capsys):
+    from evalsuite.leaderboard import build
+    from evalsuite.results import write_row
+
+    def row(label, dataset, value, seed=0):
+        return {"schema_version": 1, "checkpoint": {"label": label}, "task": "linear", "dataset": dataset,
+                "metric": "top1", "value": value, "seed": seed, "protocol_id": "p"}
+
+    for i, (label, d, v) in enumerate([("a", "x", 0.9), ("b", "x", 0.8), ("a", "y", 0.5), ("b", "y", 0.7)]):
+        write_row(tmp_path / f"{i}.json", row(label, d, v))
+    means, display = build(read_rows(tmp_path), baseline="b")
+    assert means.loc["a", "mean rank"] == 1.5 and means.loc["b", "mean rank"] == 1.5
+    assert means.loc["a", "Δ x/linear"] == pytest.approx(0.1) and display.loc["a", "Δ y/linear"] == "-20.0"
+    assert main(["leaderboard", "--results", str(tmp_path), "--format", "csv", "-o", str(tmp_path / "lb.csv")]) == 0
+    assert "x/linear" in (tmp_path / "lb.csv").read_text()
+    assert main(["leaderboard", "--results", str(tmp_path), "--baseline", "zz"]) == 2
+    assert "baseline 'zz' is not a checkpoint" in capsys.readouterr().err
