@@ -81,7 +81,6 @@ def normalize_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
-@torch.inference_mode()
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
             num_workers: int = 0, desc: str = "features", quiet: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Return features (N, D) float32 and targets (N,) or (N, C) on the CPU."""
@@ -93,10 +92,11 @@ def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size
     feats, targets = [], []
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for images, target in progress(loader, len(loader), desc, quiet):
-        with autocast:
+        with torch.inference_mode(), autocast:
             out = model(normalize_batch(images, device))  # (B, D)
         feats.append(out.float())
         targets.append(target)
+    # concatenated outside inference mode, so the result is an ordinary tensor autograd may use
     return torch.cat(feats).cpu(), torch.cat(targets)
 
 

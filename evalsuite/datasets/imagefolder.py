@@ -26,9 +26,13 @@ def folder_spec(path: str | Path, name: str | None = None) -> DatasetSpec:
     test_dir = "test" if (path / "test").is_dir() else "val" if (path / "val").is_dir() else None
     if test_dir is None:
         raise EvalsuiteError(f"image folder {str(path)!r} has neither test/ nor val/ beside train/")
-    splits = {"train": ImageFolder(path / "train"), "test": ImageFolder(path / test_dir)}
+    names = {"train": "train", "test": test_dir}
     if test_dir == "test" and (path / "val").is_dir():
-        splits["val"] = ImageFolder(path / "val")
+        names["val"] = "val"
+    try:
+        splits = {split: ImageFolder(path / folder) for split, folder in names.items()}
+    except FileNotFoundError as exc:
+        raise EvalsuiteError(f"image folder {str(path)!r}: {exc}") from exc
     classes = splits["train"].classes
     for split, ds in splits.items():
         if ds.classes != classes:
