@@ -23,3 +23,11 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The committed leaderboard and report, regenerated from the committed result rows (results/README.md).
+RESULTS_BASELINE ?= supervised-resnet50-imagenet1k-v1
+.PHONY: results
+results: $(STAMP)
+	$(BIN)/python -m evalsuite leaderboard --results results/runs --baseline $(RESULTS_BASELINE) --format md -o results/leaderboard.md
+	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published -o results/report.html
+	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published --format md -o results/report.md
