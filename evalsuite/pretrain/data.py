@@ -1,0 +1,113 @@
+"""Training data as uint8 batches: in device memory for small datasets, else a decoding DataLoader.
+
+Either way a batch is ``{'inputs': (N, 3, S, S) uint8, 'labels': (N,) int64}`` and all randomness
+of the views happens in the model's data preprocessor. Under DDP, every process walks the same
+seeded global permutation and takes its own slice of each global batch, so W processes with
+batch B see exactly the batches one process with batch W * B would.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torchvision.transforms import v2 as T
+
+from evalsuite.datasets import build_dataset
+from evalsuite.datasets.base import DatasetSpec
+from evalsuite.pretrain.dist import world
+
+
+class _Epoch:
+    """The ``sampler`` whose ``set_epoch`` mmengine's DistSamplerSeedHook calls."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class TensorBatches:
+    """Batches from one uint8 tensor (N, 3, S, S), reshuffled per epoch from (seed, epoch).
+
+    Args:
+        images: (N, 3, S, S) uint8, on the training device when it fits.
+        labels: (N,) int64.
+        batch_size: per-process batch; the last incomplete global batch is dropped.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int = 0) -> None:
+        self.images, self.labels, self.batch_size, self.seed = images, labels, batch_size, seed
+        self.sampler = _Epoch()
+        self.dataset = None  # mmengine's loops look for ``dataloader.dataset.metainfo``
+
+    def _global(self) -> int:
+        return self.batch_size * world()[1]
+
+    def __len__(self) -> int:
+        return len(self.labels) // self._global()
+
+    def __iter__(self):
+        rank, _ = world()
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.sampler.epoch)
+        perm = torch.randperm(len(self.labels), generator=g).to(self.images.device)
+        size = self._global()
+        for i in range(len(self)):
+            idx = perm[i * size + rank * self.batch_size: i * size + (rank + 1) * self.batch_size]
+            yield {"inputs": self.images.index_select(0, idx), "labels": self.labels.index_select(0, idx.to(self.labels.device))}
+
+
+class _UInt8(Dataset):
+    """Decode and resize to a fixed square uint8 tensor; nothing random happens in workers."""
+
+    def __init__(self, base: Dataset, size: int) -> None:
+        self.base = base
+        self.transform = T.Compose([T.PILToTensor(), T.Resize(size, antialias=True), T.CenterCrop(size)])
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        img, target = self.base[i]
+        return {"inputs": self.transform(img), "labels": torch.as_tensor(target, dtype=torch.int64)}
+
+
+def store_size(spec: DatasetSpec, cfg: dict) -> int:
+    """Side of the stored uint8 images: ``data.store_size``, or the evaluation side for small images."""
+    if cfg.get("store_size"):
+        return int(cfg["store_size"])
+    return max(spec.native_size, 32) if spec.small_images else 256
+
+
+def decode_split(spec: DatasetSpec, split: str, size: int, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a whole split to (N, 3, size, size) uint8 and (N,) labels with a worker pool."""
+    loader = DataLoader(_UInt8(spec.splits[split], size), batch_size=512, num_workers=workers)
+    images, labels = [], []
+    for batch in loader:
+        images.append(batch["inputs"])
+        labels.append(batch["labels"])
+    return torch.cat(images), torch.cat(labels)
+
+
+def default_workers() -> int:
+    return min(16, os.cpu_count() or 1)
+
+
+def build_train_data(cfg: dict, batch_size: int, device: torch.device, seed: int):
+    """Return (train batches, DatasetSpec, in-memory flag) for the recipe's ``data`` dict."""
+    spec = build_dataset(cfg["dataset"], cfg.get("root", "data"), cfg.get("download", False))
+    size = store_size(spec, cfg)
+    workers = cfg.get("num_workers", default_workers())
+    if cfg.get("in_memory", spec.small_images):
+        images, labels = decode_split(spec, "train", size, workers if len(spec.splits["train"]) > 5000 else 0)
+        if cfg.get("on_device", True):
+            images, labels = images.to(device), labels.to(device)
+        return TensorBatches(images, labels, batch_size, seed), spec, True
+    dataset = _UInt8(spec.splits["train"], size)
+    rank, size_w = world()
+    sampler = DistributedSampler(dataset, size_w, rank, shuffle=True, seed=seed, drop_last=True)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    return loader, spec, False

@@ -1,0 +1,181 @@
+"""``run_pretrain``: a recipe in ``pretrain/`` -> an mmengine ``Runner`` -> backbone checkpoints.
+
+Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
+    method: dict(type=<registered method>, arch=<registered arch>, **method arguments)
+    views: augmentation dict per view (``evalsuite.pretrain.augment.ViewSpec`` fields)
+    data: dict(dataset=, root=, in_memory=, store_size=, num_workers=, knn_split=)
+    epochs, batch_size (global, over all processes), seed
+    optimizer: dict(type='SGD'|'LARS', base_lr=..., **optimizer arguments); lr = base_lr * batch / 256
+    warmup_epochs, log_interval, checkpoint_interval, compile, sync_bn, amp
+    monitor: dict(knn_interval=, knn_k=, knn_t=)
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from evalsuite.errors import EvalsuiteError
+from evalsuite.pretrain import hooks as _hooks  # noqa: F401  (registers the hook)
+from evalsuite.pretrain.data import build_train_data, decode_split, store_size
+from evalsuite.pretrain.dist import world
+from evalsuite.pretrain.hooks import PretrainMonitorHook
+from evalsuite.pretrain.syncbn import convert_sync_bn
+from evalsuite.registry import METHODS, get
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
+#: (Sec. 4 / App. A), SimCLR (App. B.1, LARS) and BYOL (App. C) use it.
+LR_REFERENCE_BATCH = 256
+LAUNCHERS = ("none", "pytorch", "slurm")
+
+
+def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:
+    path = Path(recipe)
+    if not path.is_file() and (REPO_ROOT / "pretrain" / f"{recipe}.py").is_file():
+        path = REPO_ROOT / "pretrain" / f"{recipe}.py"
+    if not path.is_file():
+        found = sorted(p.stem for p in (REPO_ROOT / "pretrain").glob("*.py") if not p.stem.startswith("_"))
+        raise EvalsuiteError(f"recipe {recipe!r} does not exist; give a file or one of: {', '.join(found)}")
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.recipe_name = path.stem
+    return cfg
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _init_distributed(launcher: str, cuda: bool) -> None:
+    if launcher not in LAUNCHERS:
+        raise EvalsuiteError(f"unknown launcher {launcher!r}; valid launchers are: {', '.join(LAUNCHERS)}")
+    if launcher != "none" and not torch.distributed.is_initialized():
+        from mmengine.dist import init_dist
+
+        init_dist(launcher, backend="nccl" if cuda else "gloo")
+
+
+def build_model(cfg: Config, num_classes: int, device: torch.device):
+    method = copy.deepcopy(dict(cfg.method))
+    cls = get(METHODS, method.pop("type"))
+    if method.get("arch") is None:
+        raise EvalsuiteError("recipe key method.arch is missing; give a registered arch, e.g. cifar_resnet18")
+    if cls.__name__ == "Supervised":
+        method.setdefault("num_classes", num_classes)
+    model = cls(views=list(cfg.views), **method)
+    if cfg.get("sync_bn", False) and world()[1] > 1:
+        model = convert_sync_bn(model, device)
+    model = model.to(device, memory_format=torch.channels_last)
+    if cfg.get("compile", False):
+        for name, child in model.named_children():
+            if name != "data_preprocessor" and not name.startswith("target"):
+                child.compile()
+    return model
+
+
+def _schedulers(cfg: Config) -> list[dict]:
+    epochs, warmup = cfg.epochs, cfg.get("warmup_epochs", 0)
+    out = []
+    if warmup:
+        out.append(dict(type="FixAwareLinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup,
+                        convert_to_iter_based=True))
+    out.append(dict(type="FixAwareCosineLR", T_max=epochs - warmup, eta_min=0.0, by_epoch=True, begin=warmup,
+                    end=epochs, convert_to_iter_based=True))
+    return out
+
+
+def _optim_wrapper(cfg: Config, global_batch: int, cuda: bool) -> dict:
+    opt = copy.deepcopy(dict(cfg.optimizer))
+    opt["lr"] = opt.pop("base_lr") * global_batch / LR_REFERENCE_BATCH
+    wrapper = "BF16OptimWrapper" if cuda and cfg.get("amp", True) else "OptimWrapper"
+    return dict(type=wrapper, optimizer=opt, constructor="MethodParamGroups")
+
+
+def _knn_data(cfg: Config, loader, spec, in_memory: bool):
+    monitor = dict(cfg.get("monitor", {}))
+    if not monitor.get("knn_interval") or not in_memory:
+        return None
+    split = cfg.data.get("knn_split", "test")
+    query_x, query_y = decode_split(spec, split, store_size(spec, dict(cfg.data)), 0)
+    return loader.images, loader.labels, query_x, query_y, len(spec.classes)
+
+
+def _runner_cfg(cfg: Config) -> Config:
+    """The recipe as the Runner reads it: our own ``sync_bn`` handled here, our DDP wrapper."""
+    out = copy.deepcopy(cfg)
+    out.pop("sync_bn", None)
+    out.model_wrapper_cfg = dict(type="MethodDDP", broadcast_buffers=False)
+    return out
+
+
+def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str = "none",
+                 device: str | None = None) -> tuple[Runner, PretrainMonitorHook]:
+    """Everything a run needs, built; ``runner.train()`` starts it."""
+    cuda = torch.cuda.is_available() and device != "cpu"
+    _init_distributed(launcher, cuda)
+    dev = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
+    rank, size = world()
+    if cfg.batch_size % size:
+        raise EvalsuiteError(f"batch_size {cfg.batch_size} is not divisible by the {size} processes; give a multiple of {size}")
+    seed = cfg.get("seed", 0)
+    torch.manual_seed(seed)
+    loader, spec, in_memory = build_train_data(dict(cfg.data), cfg.batch_size // size, dev, seed)
+    model = build_model(cfg, len(spec.classes), dev)
+    meta = dict(arch=cfg.method.arch, method=cfg.method.type, dataset=spec.name, recipe=cfg.recipe_name,
+                commit=git_commit(), kind="supervised" if cfg.method.type == "supervised" else "ssl",
+                batch_size=cfg.batch_size)
+    monitor = dict(cfg.get("monitor", {}))
+    hook = PretrainMonitorHook(meta, seed, _knn_data(cfg, loader, spec, in_memory), monitor.get("knn_interval", 10),
+                               monitor.get("knn_k", 200), monitor.get("knn_t", 0.1), cfg.get("checkpoint_interval", 1))
+    log_interval = cfg.get("log_interval", 50)
+    runner = Runner(
+        model=model, work_dir=work_dir, train_dataloader=loader,
+        train_cfg=dict(type="LeanEpochLoop", max_epochs=cfg.epochs, hook_interval=log_interval),
+        optim_wrapper=_optim_wrapper(cfg, cfg.batch_size, cuda), param_scheduler=_schedulers(cfg),
+        default_hooks=dict(
+            runtime_info=dict(type="RuntimeInfoHook"), timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=log_interval),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", interval=cfg.get("checkpoint_interval", 1), max_keep_ckpts=2,
+                            save_last=True),
+        ),
+        custom_hooks=[hook], launcher=launcher, resume=resume, randomness=dict(seed=seed),
+        env_cfg=dict(cudnn_benchmark=cuda, dist_cfg=dict(backend="nccl" if cuda else "gloo")),
+        cfg=_runner_cfg(cfg), default_scope=None, log_level=cfg.get("log_level", "INFO"),
+    )
+    return runner, hook
+
+
+def trainer_safe_globals() -> list:
+    """Classes inside mmengine's own resume checkpoints (message hub, history buffers, numpy scalars);
+    allowed only while the trainer reads its OWN checkpoints, never for user-supplied files."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    return [HistoryBuffer, np.dtype, np.ndarray, np.core.multiarray._reconstruct, np.core.multiarray.scalar,
+            type(np.dtype(np.float64)), type(np.dtype(np.int64)), type(np.dtype(np.float32))]
+
+
+def run_pretrain(recipe: str, work_dir: str | None = None, resume: bool = False, cfg_options: dict | None = None,
+                 launcher: str = "none", device: str | None = None) -> dict:
+    """Train a recipe; return {'history': per-epoch records, 'checkpoint': path, 'wall_s': seconds}."""
+    cfg = load_recipe(recipe, cfg_options)
+    work_dir = work_dir or str(Path("work_dirs") / cfg.recipe_name)
+    start = time.perf_counter()
+    runner, hook = build_runner(cfg, work_dir, resume, launcher, device)
+    with torch.serialization.safe_globals(trainer_safe_globals()):
+        runner.train()
+    return {"history": hook.history, "checkpoint": str(Path(work_dir) / "backbone.pth"),
+            "wall_s": round(time.perf_counter() - start, 2)}

@@ -1,0 +1,18 @@
+# Shared settings of the *_digits_tiny recipes: the offline CPU demo on scikit-learn's digits.
+# 1,257 training images of 8x8 px, stored at the evaluation side (32 px, evalsuite.features);
+# resnet_tiny. No flips (digits are not mirror-symmetric) and no colour (they are grey).
+data = dict(dataset="digits", root="data", in_memory=True, knn_split="test")
+views = [
+    dict(size=32, crop_scale=(0.5, 1.0), flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0),
+    dict(size=32, crop_scale=(0.5, 1.0), flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0),
+]
+epochs = 30
+batch_size = 128
+seed = 0
+warmup_epochs = 0
+log_interval = 50
+checkpoint_interval = 10
+compile = False
+sync_bn = False
+amp = True
+monitor = dict(knn_interval=10, knn_k=200, knn_t=0.1)
