@@ -122,6 +122,19 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
     return features, transform_id
 
 
+def _build_spec(tasks: dict, dataset_name: str, req: EvalRequest):
+    """Classification datasets by default; detection datasets (``voc:PATH``, ``coco:...``,
+    ``voc0712``...) when the suite's tasks declare ``data_kind = 'detection'``."""
+    kinds = {getattr(task, "data_kind", "classification") for task in tasks.values()}
+    if len(kinds) > 1:
+        raise EvalsuiteError(f"tasks {', '.join(tasks)} mix detection and classification data; run them as separate evals")
+    if kinds == {"detection"}:
+        from evalsuite.detection.data import build_detection_dataset
+
+        return build_detection_dataset(dataset_name, req.data_root, req.download)
+    return build_dataset(dataset_name, req.data_root, req.download)
+
+
 def evaluate(req: EvalRequest) -> list[Path]:
     """Run every (dataset, task, seed) of the request; return the result files written."""
     cfg = load_suite(req.suite, req.cfg_options)
@@ -134,7 +147,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
     cache = FeatureCache(req.cache_dir)
     written = []
     for dataset_name in dataset_names:
-        spec = build_dataset(dataset_name, req.data_root, req.download)
+        spec = _build_spec(tasks, dataset_name, req)
         feature_fn, transform_id = _feature_fn(model, info, spec, cache, device, dict(cfg.get("features", {})), req.quiet)
         for seed in req.seeds:
             ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,

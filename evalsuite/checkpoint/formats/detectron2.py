@@ -52,7 +52,9 @@ def _trunk(model: dict) -> dict[str, torch.Tensor]:
     for prefix in _TRUNK_PREFIXES:
         if prefix + "stem.conv1.weight" in weights:
             trunk = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix) and k[len(prefix):].startswith(("stem.", "res"))}
-            trunk.update({"res5." + k[len(_C4_RES5):]: v for k, v in weights.items() if k.startswith(_C4_RES5)})
+            # res5 blocks only: MoCo's C4 head adds ``roi_heads.res5.norm``, which is not backbone.
+            trunk.update({"res5." + k[len(_C4_RES5):]: v for k, v in weights.items()
+                          if k.startswith(_C4_RES5) and k[len(_C4_RES5):].split(".")[0].isdigit()})
             return trunk
     return {}
 

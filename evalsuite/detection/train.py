@@ -1,0 +1,111 @@
+"""Fine-tune a detectron2 model end to end and score it (the detection transfer protocol).
+
+SGD with momentum, linear warm-up and step decay (detectron2's ``build_optimizer`` /
+``build_lr_scheduler``), multi-scale training by shortest-edge resize chosen from
+``MIN_SIZE_TRAIN`` plus horizontal flip, single-scale testing (Goyal et al. 2019; He et al.
+2020, Sec. 4.2). Mixed precision on CUDA when the recipe asks for it. A non-finite loss stops
+training with an error that says what to change (random-init models diverge at the
+pre-trained learning rate without a longer warm-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from evalsuite.detection.data import DetectionSpec
+from evalsuite.errors import EvalsuiteError
+
+
+def _loaders(cfg, spec: DetectionSpec, seed: int, num_workers: int):
+    from detectron2.data import DatasetMapper, build_detection_test_loader, build_detection_train_loader
+    from detectron2.data import transforms as T
+    from detectron2.data.samplers import TrainingSampler
+
+    train = [r for r in spec.splits["train"] if r["annotations"]]
+    if not train:
+        raise EvalsuiteError(f"dataset {spec.name!r} has no training image with a box")
+    aug = [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN, "choice"), T.RandomFlip()]
+    train_mapper = DatasetMapper(is_train=True, augmentations=aug, image_format="RGB")
+    train_loader = build_detection_train_loader(
+        train, mapper=train_mapper, sampler=TrainingSampler(len(train), shuffle=True, seed=seed),
+        total_batch_size=cfg.SOLVER.IMS_PER_BATCH, num_workers=num_workers)
+    test_mapper = DatasetMapper(is_train=False, augmentations=[T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)],
+                                image_format="RGB")
+    test_loader = build_detection_test_loader(spec.splits["test"], mapper=test_mapper, num_workers=num_workers)
+    return train_loader, test_loader
+
+
+def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_every: int = 20) -> dict:
+    """Run ``cfg.SOLVER.MAX_ITER`` iterations; returns timings and the last losses."""
+    from detectron2.solver import build_lr_scheduler, build_optimizer
+    from detectron2.utils.events import EventStorage
+
+    logger = logging.getLogger("evalsuite.detection")
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_lr_scheduler(cfg, optimizer)
+    use_amp = amp and cfg.MODEL.DEVICE.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    max_iter = cfg.SOLVER.MAX_ITER
+    model.train()
+    data_iter = iter(train_loader)
+    losses = {}
+    start = time.perf_counter()
+    with EventStorage(0) as storage:
+        for it in range(max_iter):
+            storage.iter = it
+            batch = next(data_iter)
+            with torch.autocast("cuda", enabled=use_amp):
+                loss_dict = model(batch)
+            loss = sum(loss_dict.values())
+            if not math.isfinite(loss.item()):
+                raise EvalsuiteError(f"detection training diverged at iteration {it} (loss {loss.item()}); lower base_lr "
+                                     "or lengthen warmup_iters (random-init backbones need both)")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            losses = {k: round(float(v), 4) for k, v in loss_dict.items()}
+            if log_every and (it % log_every == 0 or it == max_iter - 1):
+                logger.info("iter %d/%d loss %.3f lr %.5f", it + 1, max_iter, loss.item(), optimizer.param_groups[0]["lr"])
+        if cfg.MODEL.DEVICE.startswith("cuda"):
+            torch.cuda.synchronize()
+        train_s = time.perf_counter() - start
+        bn_s = _precise_bn(model, data_iter, precise_bn_iters)
+    return {"train_s": round(train_s, 3), "iters_per_s": round(max_iter / train_s, 4),
+            "images_per_s": round(max_iter * cfg.SOLVER.IMS_PER_BATCH / train_s, 3), "precise_bn_s": bn_s,
+            "last_losses": losses}
+
+
+def _precise_bn(model, data_iter, num_iters: int) -> float:
+    """Recompute BN statistics with the trained weights (MoCo's detection configs, TEST.PRECISE_BN;
+    Wu & Johnson 2021 'Rethinking Batch in BatchNorm'). Only BN layers in train mode are updated."""
+    from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
+
+    if num_iters <= 0 or not get_bn_modules(model):
+        return 0.0
+    start = time.perf_counter()
+    with torch.no_grad():
+        update_bn_stats(model, data_iter, num_iters)
+    return round(time.perf_counter() - start, 3)
+
+
+def run_inference(model, test_loader, evaluator) -> tuple[dict, float]:
+    from detectron2.evaluation import inference_on_dataset
+
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        results = inference_on_dataset(model, test_loader, evaluator)
+    return results, round(time.perf_counter() - start, 3)
+
+
+def detection_dir(work_dir: str, *parts: str) -> Path:
+    path = Path(work_dir).joinpath("detection", *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

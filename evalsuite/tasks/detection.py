@@ -1,0 +1,129 @@
+"""``detection``: fine-tune the backbone inside a detectron2 Faster R-CNN, score box AP.
+
+The MoCo/SimSiam/BYOL detection transfer protocol (He et al. 2020, 'Momentum Contrast for
+Unsupervised Visual Representation Learning', Sec. 4.2 and App. A.2; Chen & He 2021, Sec. 4.6;
+Grill et al. 2020, App. D.5): Faster R-CNN R50-C4 with an extra norm after res5, SyncBN in the
+backbone and heads, every stage trained, VOC07+12 trainval -> VOC07 test, 24k iterations at
+batch 16, lr 0.02 dropped 10x at 18k and 22k, train shortest side in [480, 800] step 32, test
+800, 5 trials. The defaults below are that recipe; ``tasks/detection_*.py`` hold the variants.
+Random init and supervised checkpoints go through exactly the same recipe.
+
+Reports AP (IoU 0.50:0.95), AP50 and AP75 as fractions; the headline is AP.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import TASKS
+from evalsuite.tasks.base import EvalContext, TaskOutput
+
+#: He et al. 2020, App. A.2 (the VOC recipe): multi-scale training sizes.
+VOC_MIN_SIZES = tuple(range(480, 801, 32))
+#: torchvision's ImageNet RGB mean and std in 0-255 units (the backbones' training normalisation).
+TORCHVISION_MEAN = (123.675, 116.28, 103.53)
+TORCHVISION_STD = (58.395, 57.12, 57.375)
+
+
+@TASKS.register_module("detection")
+@dataclass(frozen=True)
+class Detection:
+    """Args:
+        meta_arch: 'C4' (res5 in the box head) or 'FPN' (Lin et al. 2017).
+        depth: the ResNet depth the recipe is for (18, 50, ...); 0 accepts any backbone.
+        res5_extra_norm: C4 only, a norm after res5 (MoCo App. A.2).
+        norm, fpn_norm: 'SyncBN' (BN on one process), 'BN', 'FrozenBN', 'GN' or '' (none).
+        freeze_at: stages kept frozen (0: all trained, MoCo App. A.2).
+        max_iter, batch_size, base_lr, steps, warmup_iters, warmup_factor, weight_decay: SGD
+            schedule (MoCo VOC: 24000, 16, 0.02, (18000, 22000), 100, 1e-3, 1e-4).
+        min_size_train, max_size_train, min_size_test, max_size_test: shortest/longest side in px.
+        pixel_mean, pixel_std: RGB normalisation in 0-255 units.
+        roi_batch_size_per_image: sampled RoIs per image (detectron2 default 512).
+        precise_bn_iters: iterations to recompute BN statistics after training (0: off).
+        amp: mixed precision on CUDA.
+        num_workers: data-loading processes.
+        deformable_conv, rotated_boxes, fast_coco_eval: need detectron2's C++ ops; an error on
+            the pure-Python build.
+    """
+
+    data_kind: ClassVar[str] = "detection"  # the runner builds detection datasets for this task
+
+    meta_arch: str = "C4"
+    depth: int = 0
+    res5_extra_norm: bool = True
+    norm: str = "SyncBN"
+    fpn_norm: str = ""
+    freeze_at: int = 0
+    max_iter: int = 24000
+    batch_size: int = 16
+    base_lr: float = 0.02
+    steps: tuple = (18000, 22000)
+    warmup_iters: int = 100
+    warmup_factor: float = 0.001
+    weight_decay: float = 1e-4
+    min_size_train: tuple = VOC_MIN_SIZES
+    max_size_train: int = 1333
+    min_size_test: int = 800
+    max_size_test: int = 1333
+    pixel_mean: tuple = TORCHVISION_MEAN
+    pixel_std: tuple = TORCHVISION_STD
+    roi_batch_size_per_image: int = 512
+    precise_bn_iters: int = 200
+    amp: bool = True
+    num_workers: int = 4
+    deformable_conv: bool = False
+    rotated_boxes: bool = False
+    fast_coco_eval: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_iter < 1 or self.batch_size < 1:
+            raise ValueError(f"max_iter ({self.max_iter}) and batch_size ({self.batch_size}) must be at least 1")
+
+    def run(self, ctx: EvalContext) -> TaskOutput:
+        from detectron2.modeling import build_model
+
+        from evalsuite.detection.config import build_cfg, check_supported
+        from evalsuite.detection.convert import load_trunk, resnet_depth
+        from evalsuite.detection.evaluate import box_metrics, build_evaluator, release
+        from evalsuite.detection.train import _loaders, detection_dir, run_inference, train_model
+
+        check_supported(self)
+        spec = ctx.spec
+        backbone = ctx.backbone()
+        depth = resnet_depth(backbone)
+        if self.depth and depth != self.depth:
+            raise EvalsuiteError(f"this detection recipe is for ResNet-{self.depth} but the backbone is ResNet-{depth}; "
+                                 f"use the R{depth} recipe or set detection.depth=0")
+        out_dir = detection_dir(ctx.work_dir, f"{spec.name.replace('/', '_').replace(':', '_')}-seed{ctx.seed}")
+        cfg = build_cfg(self, depth, len(spec.classes), str(ctx.device), ctx.seed, str(out_dir))
+        _quiet_detectron2()
+        model = build_model(cfg)
+        loaded = load_trunk(model, backbone, self.meta_arch)
+        del backbone
+        train_loader, test_loader = _loaders(cfg, spec, ctx.seed, self.num_workers)
+        timing = train_model(model, cfg, train_loader, self.amp, self.precise_bn_iters)
+        evaluator, name = build_evaluator(spec, out_dir, self.fast_coco_eval)
+        try:
+            results, infer_s = run_inference(model, test_loader, evaluator)
+        finally:
+            release(name)
+        metrics = box_metrics(copy.deepcopy(results))
+        ctx.timings.update(train_s=timing.pop("train_s"), inference_s=infer_s)
+        return TaskOutput(
+            metric="AP", value=metrics["AP"], metrics=metrics,
+            extra={"model": f"R{depth}-{self.meta_arch}", "norm_used": cfg.MODEL.RESNETS.NORM, "loaded": loaded,
+                   "evaluator": spec.evaluator, "voc_year": spec.voc_year if spec.evaluator == "voc" else None,
+                   "classes": list(spec.classes), "split": {"note": spec.split_note, "sizes": spec.sizes,
+                                                            "seeded_ids": spec.split_files},
+                   "dropped_boxes": spec.dropped, **timing},
+        )
+
+
+def _quiet_detectron2() -> None:
+    """detectron2 logs every model and dataset at INFO; keep its warnings only."""
+    logging.getLogger("detectron2").setLevel(logging.WARNING)
+    logging.getLogger("fvcore").setLevel(logging.WARNING)
