@@ -177,7 +177,7 @@ class Finetune:
             opt.load_state_dict(blob["opt"])
             sched.load_state_dict(blob["sched"])
         step = blob["step"] if blob is not None else 0
-        transform, _ = train_transform(spec.native_size, small_input, "rrc", self.crop_scale, flip=self.flip)
+        transform, _ = train_transform(spec.native_size, small_input, self.crop_scale, self.flip)
         batches = iter(stream_loader(dataset, transform, self.batch_size, self.steps, step, ctx.seed,
                                      self.num_workers, device))
         if blob is not None:  # same augmentation draws as an uninterrupted run (exactly so without workers)

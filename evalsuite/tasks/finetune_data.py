@@ -28,23 +28,12 @@ def train_side(native_size: int, small_input: bool) -> int:
     return max(native_size, MIN_SMALL) if small_input and native_size <= 64 else CROP
 
 
-def train_transform(native_size: int, small_input: bool, crop: str = "rrc",
-                    scale: tuple[float, float] = (0.08, 1.0), pad: int = 4, flip: bool = True) -> tuple[T.Compose, str]:
-    """uint8 training augmentation and its identifier.
-
-    Args:
-        crop: ``rrc`` (random-resized crop, Szegedy et al. 2015, with ``scale`` as the area range)
-            or ``pad`` (pad by ``pad`` px and take a random crop at native size, the CIFAR crop of
-            He et al. 2016, Sec. 4.2).
-        flip: random horizontal flip with probability 1/2.
-    """
+def train_transform(native_size: int, small_input: bool, scale: tuple[float, float] = (0.08, 1.0),
+                    flip: bool = True) -> tuple[T.Compose, str]:
+    """uint8 training augmentation and its identifier: random-resized crop (Szegedy et al. 2015,
+    ``scale`` the area range) to the evaluation side, then a horizontal flip with probability 1/2."""
     side = train_side(native_size, small_input)
-    if crop == "rrc":
-        ops, tid = [T.RandomResizedCrop(side, scale=tuple(scale), antialias=True)], f"rrc{side}-{scale[0]:g}-{scale[1]:g}"
-    elif crop == "pad":
-        ops, tid = [T.Resize(side), T.CenterCrop(side), T.RandomCrop(side, padding=pad)], f"pad{pad}-crop{side}"
-    else:
-        raise ValueError(f"unknown crop {crop!r}; valid crops are: pad, rrc")
+    ops, tid = [T.RandomResizedCrop(side, scale=tuple(scale), antialias=True)], f"rrc{side}-{scale[0]:g}-{scale[1]:g}"
     if flip:
         ops.append(T.RandomHorizontalFlip())
         tid += "-flip"

@@ -1,0 +1,137 @@
+"""Linear evaluation as the SSL papers run it: a linear head trained by SGD (or LARS) on a frozen
+backbone, with augmented training images.
+
+MoCo (He et al. 2020, Sec. 4.1) and SimSiam (Chen & He 2021, App. A): the backbone stays in
+``eval()`` mode, so batch norm uses its pre-trained running statistics and nothing but the head
+changes; the head is initialised N(0, 0.01) with zero bias; training images get a random-resized
+crop and a flip, test images a resize and centre crop. Nothing is tuned on validation data, so the
+head trains on the whole train split and is scored once on test. At the end every backbone
+parameter and buffer is compared bit for bit with its value before training (the guard of
+SimSiam's ``main_lincls.py``), and a difference is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evalsuite.features import normalize_batch
+from evalsuite.registry import TASKS
+from evalsuite.tasks.base import EvalContext, TaskOutput
+from evalsuite.tasks.finetune_data import autocast, cosine, epoch_loader, evaluate, train_transform
+from evalsuite.tasks.linear_sgd_lars import LARS
+
+OPTIMIZERS = ("sgd", "lars")
+SCHEDULES = ("cosine", "step")
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed_keys(before: dict[str, torch.Tensor], module: nn.Module) -> list[str]:
+    """State-dict keys of ``module`` that differ (in any bit) from ``before``."""
+    after = module.state_dict()
+    keys = set(before) | set(after)
+    return sorted(k for k in keys if k not in before or k not in after or not torch.equal(before[k], after[k]))
+
+
+@TASKS.register_module("linear_sgd")
+@dataclass(frozen=True)
+class LinearSGD:
+    """Args:
+        epochs: passes over train (MoCo: 100; SimSiam: 90).
+        batch_size: images per step (MoCo: 256; SimSiam: 4096).
+        optimizer: ``sgd`` (MoCo) or ``lars`` (SimSiam, App. A).
+        lr: learning rate, already scaled for ``batch_size`` (MoCo: 30; SimSiam: 0.02 x 4096 / 256).
+        momentum, weight_decay, nesterov: MoCo and SimSiam: 0.9, 0, no Nesterov.
+        schedule: ``cosine`` per epoch (SimSiam) or ``step`` (MoCo: x ``gamma`` at ``milestones``).
+        lars_eta: LARS trust coefficient (SimSiam: 0.001).
+        crop_scale, flip: random-resized-crop area range and horizontal flip for training images.
+        init_std: std of the head's normal initialisation (MoCo/SimSiam: 0.01).
+        eval_batch_size, num_workers: test batch size; data-loader workers (-1: automatic).
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    optimizer: str = "sgd"
+    lr: float = 30.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = (60, 80)
+    gamma: float = 0.1
+    lars_eta: float = 0.001
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    flip: bool = True
+    init_std: float = 0.01
+    eval_batch_size: int = 256
+    num_workers: int = -1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid optimizers are: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
+
+    def lr_at(self, epoch: int) -> float:
+        if self.schedule == "cosine":
+            return self.lr * cosine(epoch, self.epochs)
+        return self.lr * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+    def make_optimizer(self, head: nn.Module) -> torch.optim.Optimizer:
+        if self.optimizer == "lars":
+            return LARS(head.parameters(), self.lr, self.momentum, self.weight_decay, self.lars_eta)
+        return torch.optim.SGD(head.parameters(), lr=self.lr, momentum=self.momentum,
+                               weight_decay=self.weight_decay, nesterov=self.nesterov)
+
+    def run(self, ctx: EvalContext) -> TaskOutput:
+        spec, device = ctx.spec, ctx.device
+        backbone = ctx.backbone().to(device)
+        small_input = bool(getattr(backbone, "small_input", False))
+        if device.type == "cuda":
+            backbone = backbone.to(memory_format=torch.channels_last)
+        backbone.eval().requires_grad_(False)  # frozen: BN keeps its pre-trained statistics
+        before = snapshot(backbone)
+        head = nn.Linear(backbone.num_features, len(spec.classes)).to(device)
+        nn.init.normal_(head.weight, std=self.init_std)
+        nn.init.zeros_(head.bias)
+        opt = self.make_optimizer(head)
+        transform, transform_id = train_transform(spec.native_size, small_input, self.crop_scale, self.flip)
+        losses = []
+        for epoch in range(self.epochs):
+            for group in opt.param_groups:
+                group["lr"] = self.lr_at(epoch)
+            loader = epoch_loader(spec.splits["train"], transform, self.batch_size, True, ctx.seed * 10_007 + epoch,
+                                  self.num_workers, device)
+            losses.append(self.train_epoch(backbone, head, opt, loader, spec.multilabel, device))
+        test_score = evaluate(nn.Sequential(backbone, head).eval(), spec.splits["test"], spec, small_input, device,
+                              self.eval_batch_size, self.num_workers)
+        changed = changed_keys(before, backbone)
+        if changed:
+            raise RuntimeError(f"linear_sgd changed {len(changed)} frozen backbone tensor(s) such as {changed[0]}; "
+                               "the backbone must stay in eval() with no gradient")
+        return TaskOutput(metric=spec.metric, value=test_score, metrics={spec.metric: test_score},
+                          extra={"train_loss_per_epoch": losses, "train_transform": transform_id,
+                                 "backbone_unchanged": True, "train_size": len(spec.splits["train"])})
+
+    def train_epoch(self, backbone: nn.Module, head: nn.Module, opt: torch.optim.Optimizer, loader,
+                    multilabel: bool, device: torch.device) -> float:
+        """One pass; returns the mean training loss."""
+        total, count = 0.0, 0
+        for images, targets in loader:
+            with torch.no_grad(), autocast(device):
+                feats = backbone(normalize_batch(images, device)).float()  # (B, D)
+            logits = head(feats)  # (B, C)
+            targets = targets.to(device, non_blocking=True)
+            loss = (F.binary_cross_entropy_with_logits(logits, targets.float()) if multilabel
+                    else F.cross_entropy(logits, targets))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, count = total + loss.item() * len(targets), count + len(targets)
+        return total / max(count, 1)
