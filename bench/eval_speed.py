@@ -1,0 +1,156 @@
+"""Evaluation speed, measured in one run (issue 2's benchmark; not a test).
+
+1. Feature extraction images/s through ``evalsuite.features.extract`` against the bare
+   model-forward ceiling (same model, batch, precision, on tensors already on the device).
+2. The 45-value L-BFGS linear sweep in torch against scikit-learn's LogisticRegression sweep
+   (warm-started likewise) on the same standardised features: time and chosen wd / test accuracy.
+3. A whole ``evalsuite eval`` (kNN + linear) of a ResNet-18 checkpoint on the dataset, cold cache.
+
+Usage (CPU, small):  python bench/eval_speed.py --dataset digits --arch resnet_tiny
+GPU, CIFAR-10:       python bench/eval_speed.py --dataset cifar10 --data-root DIR --arch cifar_resnet18
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evalsuite.archs import build_backbone  # noqa: E402
+from evalsuite.checkpoint import save_backbone  # noqa: E402
+from evalsuite.datasets import build_dataset  # noqa: E402
+from evalsuite.features import Transformed, eval_transform, extract, normalize_batch  # noqa: E402
+from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
+from evalsuite.tasks.base import Split, concat  # noqa: E402
+from evalsuite.tasks.linear import Standardizer, fit_and_score, sweep, wd_grid  # noqa: E402
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+@torch.inference_mode()
+def forward_ceiling(model, n_images, side, batch, device, reps=3):
+    """Images/s of the bare forward on a ready (batch, 3, side, side) tensor on the device."""
+    model.eval().to(device)
+    x = normalize_batch(torch.randint(0, 255, (batch, 3, side, side), dtype=torch.uint8), device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    steps = max(1, n_images // batch)
+    with autocast:
+        for _ in range(3):
+            model(x)
+    best = 0.0
+    for _ in range(reps):
+        sync(device)
+        t = time.perf_counter()
+        with autocast:
+            for _ in range(steps):
+                model(x)
+        sync(device)
+        best = max(best, steps * batch / (time.perf_counter() - t))
+    return best
+
+
+def sklearn_sweep(train, val, test, grid):
+    from sklearn.linear_model import LogisticRegression
+
+    norm = Standardizer(train.features)
+    xt, xv = norm(train.features).numpy(), norm(val.features).numpy()
+    clf = LogisticRegression(max_iter=1000, warm_start=True)
+    scores = {}
+    t = time.perf_counter()
+    for wd in sorted(grid, reverse=True):
+        clf.set_params(C=1.0 / wd).fit(xt, train.targets.numpy())
+        scores[wd] = clf.score(xv, val.targets.numpy())
+    sweep_s = time.perf_counter() - t
+    best = max(scores.values())
+    wd = max(w for w, s in scores.items() if s == best)
+    full = concat(train, val)
+    nf = Standardizer(full.features)
+    acc = LogisticRegression(C=1.0 / wd, max_iter=1000).fit(nf(full.features).numpy(), full.targets.numpy()).score(
+        nf(test.features).numpy(), test.targets.numpy())
+    return {"sweep_s": round(sweep_s, 2), "chosen_wd": wd, "test_top1": acc}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--data-root", default="data")
+    ap.add_argument("--arch", default="resnet_tiny")
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--out", help="write the figures as JSON here too")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{os.cpu_count()}",
+              "torch": torch.__version__, "dataset": args.dataset, "arch": args.arch, "batch": args.batch}
+
+    spec = build_dataset(args.dataset, args.data_root)
+    torch.manual_seed(0)
+    model = build_backbone(args.arch)
+    transform, tid = eval_transform(spec.native_size, model.small_input)
+    side = int(tid.replace("native", "")) if tid.startswith("native") else 224
+    train_ds = Transformed(spec.splits["train"], transform)
+    ceiling = forward_ceiling(model, min(len(train_ds), 20000), side, args.batch, device)
+    extract(model, Transformed(spec.splits["test"], transform), device, args.batch, args.workers, quiet=True)  # warm-up
+    sync(device)
+    t = time.perf_counter()
+    feats, labels = extract(model, train_ds, device, args.batch, args.workers, quiet=True)
+    sync(device)
+    rate = len(train_ds) / (time.perf_counter() - t)
+    report["extraction"] = {"images_per_s": round(rate), "ceiling_images_per_s": round(ceiling),
+                            "ratio": round(rate / ceiling, 3), "images": len(train_ds), "workers": args.workers}
+    print(json.dumps(report["extraction"]), flush=True)
+
+    test_f, test_y = extract(model, Transformed(spec.splits["test"], transform), device, args.batch, args.workers, quiet=True)
+    from evalsuite.datasets import stratified_holdout
+
+    tr, va = stratified_holdout(labels.numpy(), 0.2, 0)
+    train, val, test = Split(feats[tr], labels[tr]), Split(feats[va], labels[va]), Split(test_f, test_y)
+    grid = wd_grid()
+    sync(device)
+    t = time.perf_counter()
+    wd, _, params = sweep(train, val, grid, "top1", len(spec.classes), False, device)
+    sync(device)
+    torch_s = time.perf_counter() - t
+    acc = fit_and_score(concat(train, val), test, wd, "top1", len(spec.classes), False, device, init=params)
+    report["linear_torch"] = {"sweep_s": round(torch_s, 2), "chosen_wd": wd, "test_top1": acc}
+    print(json.dumps(report["linear_torch"]), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "ckpt.pth"
+        save_backbone(ckpt, model.state_dict(), arch=args.arch)
+        os.environ["EVALSUITE_CACHE"] = str(Path(tmp) / "cache")
+        t = time.perf_counter()
+        evaluate(EvalRequest(checkpoint=str(ckpt), datasets=[args.dataset], data_root=args.data_root,
+                             results_dir=str(Path(tmp) / "res"), device=args.device, quiet=True,
+                             cfg_options={"features.num_workers": args.workers, "features.batch_size": args.batch}))
+        report["whole_eval_s"] = round(time.perf_counter() - t, 1)
+    print(json.dumps({"whole_eval_s": report["whole_eval_s"]}), flush=True)
+    if not args.skip_sklearn:
+        report["linear_sklearn"] = sk = sklearn_sweep(train, val, test, grid)
+        report["linear_speedup"] = round(sk["sweep_s"] / torch_s, 1)
+        report["linear_acc_gap_points"] = round(100 * (acc - sk["test_top1"]), 2)
+        print(json.dumps(sk), flush=True)
+
+    print(json.dumps(report, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
