@@ -1,0 +1,72 @@
+"""--seeds: one row per seed; the leaderboard averages seeds within one protocol and never across."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from evalsuite.leaderboard import build
+from evalsuite.results import read_rows, write_row
+from evalsuite.runner import EvalRequest, evaluate
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "cache"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(results, name, seeds, **cfg):
+    req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn", "lowshot"], datasets=["digits"],
+                      results_dir=str(results), name=name, seeds=seeds, device="cpu", quiet=True,
+                      cfg_options={"lowshot.shots": [2], "lowshot.fractions": [], "lowshot.headline": "k=2",
+                                   "lowshot.draws": 2, "lowshot.wd_num": 3, "lowshot.max_iter": 30, **cfg})
+    return evaluate(req)
+
+
+def set_values(paths, values):
+    for path, value in zip(paths, values):
+        row = json.loads(path.read_text())
+        row["value"] = value
+        write_row(path, row)
+
+
+def test_seeds_rows_and_leaderboard_cells(tmp_path):
+    results = tmp_path / "results"
+    written = run(results, "A", [0, 1, 2])
+    rows = read_rows(results)
+    assert len(written) == len(rows) == 6
+    for task in ("knn", "lowshot"):
+        mine = [r for r in rows if r["task"] == task]
+        assert sorted(r["seed"] for r in mine) == [0, 1, 2]
+        assert len({r["protocol_id"] for r in mine}) == 1
+    lowshot = [r for r in rows if r["task"] == "lowshot"]
+    assert len({tuple(r["extra"]["subsets"]["k=2"]["scores"]) for r in lowshot}) == 3  # each seed, new draws
+
+    # hand-checkable cells: 50, 60, 70 -> mean 60.0, sample std 10.0, n 3
+    set_values(sorted(p for p in written if "__knn__" in p.name), [0.5, 0.6, 0.7])
+    means, display = build(read_rows(results))
+    assert display.at["A", "digits/knn"] == "60.0 ± 10.0 (n=3)"
+    assert means.at["A", "digits/knn"] == pytest.approx(0.6)
+
+    # another protocol setting (kNN temperature) for the same checkpoint, in another folder, and for a
+    # second checkpoint: separate columns, and A's three seeds stay together in their own cell
+    run(tmp_path / "results" / "t01", "A", [0], **{"knn.temperature": 0.1})
+    run(tmp_path / "results" / "t01b", "B", [0, 1], **{"knn.temperature": 0.1})
+    rows = read_rows(results)
+    pids = {r["protocol_id"] for r in rows if r["task"] == "knn"}
+    assert len(pids) == 2
+    means, display = build(rows)
+    knn_cols = sorted(c for c in display.columns if c.startswith("digits/knn"))
+    assert len(knn_cols) == 2 and all("[" in c for c in knn_cols)
+    cell = {c: display.at["A", c] for c in knn_cols}
+    assert "60.0 ± 10.0 (n=3)" in cell.values()
+    other = next(c for c in knn_cols if cell[c] != "60.0 ± 10.0 (n=3)")
+    assert "(n=" not in display.at["A", other]  # one seed under T = 0.1: a plain number
+    assert display.at["B", other].endswith("(n=2)")
+    assert display.at["B", next(c for c in knn_cols if c != other)] == "-"
