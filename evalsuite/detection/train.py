@@ -70,7 +70,7 @@ def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            losses = {k: round(float(v), 4) for k, v in loss_dict.items()}
+            losses = {k: round(float(v.detach()), 4) for k, v in loss_dict.items()}
             if log_every and (it % log_every == 0 or it == max_iter - 1):
                 logger.info("iter %d/%d loss %.3f lr %.5f", it + 1, max_iter, loss.item(), optimizer.param_groups[0]["lr"])
         if cfg.MODEL.DEVICE.startswith("cuda"):
