@@ -3,7 +3,7 @@
 Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
     method: dict(type=<registered method>, arch=<registered arch>, **method arguments)
     views: augmentation dict per view (``evalsuite.pretrain.augment.ViewSpec`` fields)
-    data: dict(dataset=, root=, in_memory=, store_size=, num_workers=, knn_split=)
+    data: dict(dataset=, root=, in_memory=, store_size=, num_workers=, knn_split=, limit=)
     epochs, batch_size (global, over all processes), seed
     optimizer: dict(type='SGD'|'LARS', base_lr=..., **optimizer arguments); lr = base_lr * batch / 256
     warmup_epochs, log_interval, checkpoint_interval, compile, sync_bn, amp
@@ -13,8 +13,10 @@ Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -158,14 +160,28 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
     return runner, hook
 
 
-def trainer_safe_globals() -> list:
-    """Classes inside mmengine's own resume checkpoints (message hub, history buffers, numpy scalars);
-    allowed only while the trainer reads its OWN checkpoints, never for user-supplied files."""
-    import numpy as np
-    from mmengine.logging import HistoryBuffer
+@contextmanager
+def own_checkpoints_trusted(work_dir: str):
+    """Let mmengine unpickle resume checkpoints under ``work_dir`` (this trainer's own files, which
+    hold the message hub and config objects); every other ``torch.load`` keeps weights_only=True."""
+    original, root = torch.load, Path(work_dir).resolve()
 
-    return [HistoryBuffer, np.dtype, np.ndarray, np.core.multiarray._reconstruct, np.core.multiarray.scalar,
-            type(np.dtype(np.float64)), type(np.dtype(np.int64)), type(np.dtype(np.float32))]
+    def load(f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)) and root in Path(f).resolve().parents:
+            kwargs.setdefault("weights_only", False)
+        return original(f, *args, **kwargs)
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
+def train(runner: Runner) -> None:
+    """``runner.train()``, reading the trainer's own resume checkpoints with its safe globals."""
+    with own_checkpoints_trusted(runner.work_dir):
+        runner.train()
 
 
 def run_pretrain(recipe: str, work_dir: str | None = None, resume: bool = False, cfg_options: dict | None = None,
@@ -175,7 +191,6 @@ def run_pretrain(recipe: str, work_dir: str | None = None, resume: bool = False,
     work_dir = work_dir or str(Path("work_dirs") / cfg.recipe_name)
     start = time.perf_counter()
     runner, hook = build_runner(cfg, work_dir, resume, launcher, device)
-    with torch.serialization.safe_globals(trainer_safe_globals()):
-        runner.train()
+    train(runner)
     return {"history": hook.history, "checkpoint": str(Path(work_dir) / "backbone.pth"),
             "wall_s": round(time.perf_counter() - start, 2)}
