@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 from evalsuite.results import read_rows  # noqa: E402
 from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
 
-ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+_CANDIDATES = [base / "shared" / "data" / "cifar10-jpeg.tar.gz" for base in (REPO.parent, REPO)]
+ARCHIVE = next((c for c in _CANDIDATES if c.is_file()), _CANDIDATES[0])
 
 
 def floats(text: str) -> list[float]:

@@ -65,8 +65,8 @@ class RunState:
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, targets: torch.Tensor,
-               multilabel: bool, device: torch.device) -> float:
-    """One SGD step on a batch of uint8 images (B, 3, H, W); returns the loss."""
+               multilabel: bool, device: torch.device) -> torch.Tensor:
+    """One SGD step on a batch of uint8 images (B, 3, H, W); returns the loss (not synchronised)."""
     with autocast(device):
         logits = net(normalize_batch(images, device)).float()  # (B, C)
     targets = targets.to(device, non_blocking=True)
@@ -74,7 +74,7 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return loss.item()
+    return loss.detach()
 
 
 @TASKS.register_module("finetune")
@@ -181,7 +181,7 @@ class Finetune:
         batches = iter(stream_loader(dataset, transform, self.batch_size, self.steps, step, ctx.seed,
                                      self.num_workers, device))
         if blob is not None:  # same augmentation draws as an uninterrupted run (exactly so without workers)
-            torch.set_rng_state(blob["rng"])
+            torch.set_rng_state(blob["rng"].cpu())
         net.train()  # batch norm in training mode: its statistics adapt to the new data
         for images, targets in batches:
             train_step(net, opt, images, targets, spec.multilabel, device)

@@ -122,7 +122,7 @@ class LinearSGD:
     def train_epoch(self, backbone: nn.Module, head: nn.Module, opt: torch.optim.Optimizer, loader,
                     multilabel: bool, device: torch.device) -> float:
         """One pass; returns the mean training loss."""
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=device), 0
         for images, targets in loader:
             with torch.no_grad(), autocast(device):
                 feats = backbone(normalize_batch(images, device)).float()  # (B, D)
@@ -133,5 +133,5 @@ class LinearSGD:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total, count = total + loss.item() * len(targets), count + len(targets)
-        return total / max(count, 1)
+            total, count = total + loss.detach() * len(targets), count + len(targets)  # no per-step sync
+        return total.item() / max(count, 1)
