@@ -27,7 +27,9 @@ from evalsuite.cliopts import parse_cfg_options  # noqa: E402
 from evalsuite.results import read_rows, write_text  # noqa: E402
 from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
 
-DEFAULT_TAR = ROOT.parent / "shared" / "data" / "bccd-voc.tar.gz"
+# ../shared beside the checkout (developers, CI) or shared/ inside it (the GPU machine's copy).
+DEFAULT_TAR = next((p for p in (ROOT.parent / "shared" / "data" / "bccd-voc.tar.gz", ROOT / "shared" / "data" / "bccd-voc.tar.gz")
+                    if p.is_file()), ROOT.parent / "shared" / "data" / "bccd-voc.tar.gz")
 RECIPES = {"resnet18": "tasks/detection_short_r18_fpn.py", "resnet50": "tasks/detection_short_r50_fpn.py"}
 TINY = ["detection.max_iter=4", "detection.batch_size=2", "detection.min_size_train=[160]",
         "detection.max_size_train=224", "detection.min_size_test=160", "detection.max_size_test=224",
