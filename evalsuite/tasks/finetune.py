@@ -35,6 +35,10 @@ from evalsuite.tasks.base import EvalContext, TaskOutput, settings_of
 from evalsuite.tasks.finetune_data import autocast, cosine, evaluate, stream_loader, train_transform, train_val_split
 
 
+#: Settings that do not change the numbers: a resumed run may use other values.
+_NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
+
+
 def weights_fingerprint(model: nn.Module) -> str:
     """sha256 of every parameter and buffer: identifies the checkpoint without its path."""
     h = hashlib.sha256()
@@ -115,8 +119,9 @@ class Finetune:
         return [(lr, wd) for lr in self.lrs for wd in self.wds]
 
     def work_folder(self, ctx: EvalContext, fingerprint: str) -> Path:
+        protocol = {k: v for k, v in settings_of(self).items() if k not in _NOT_PROTOCOL}
         blob = json.dumps({"weights": fingerprint, "dataset": ctx.spec.name, "sizes": ctx.spec.sizes,
-                           "seed": ctx.seed, "settings": settings_of(self)}, sort_keys=True, default=str)
+                           "seed": ctx.seed, "settings": protocol}, sort_keys=True, default=str)
         return Path(ctx.work_dir) / "finetune" / hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def run(self, ctx: EvalContext) -> TaskOutput:
