@@ -96,22 +96,27 @@ def test_simsiam_predictor_lr_stays_fixed_under_cosine():
     assert lrs[True] == pytest.approx(0.1) and lrs[False] == pytest.approx(0.05)
 
 
-def _std_after_training(stop_gradient: bool, steps: int = 40) -> float:
+def _mean_std(stop_gradient: bool, steps: int = 50, last: int = 10) -> float:
+    """Mean collapse indicator over the last ``last`` of ``steps`` SGD steps on one fixed batch."""
     torch.manual_seed(0)
-    model = get(METHODS, "simsiam")(arch="resnet_tiny", views=VIEWS[:1] * 2, dim=64, proj_layers=2, pred_hidden=16,
-                                    stop_gradient=stop_gradient)
-    wrapper = _wrapper(model, lr=0.05)
+    model = get(METHODS, "simsiam")(arch="resnet_tiny", views=[dict(size=16)] * 2, dim=64, proj_layers=2,
+                                    pred_hidden=16, stop_gradient=stop_gradient)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9, weight_decay=1e-3))
     batch = _batch(32)
-    for _ in range(steps):
+    for step in range(steps):
+        if step == steps - last:
+            model.pop_epoch_stats()
         model.train_step(batch, wrapper)
-    model.pop_epoch_stats()
-    model.train_step(batch, wrapper)
-    return model.pop_epoch_stats()[1].item()
+    return (model.pop_epoch_stats()[1] / last).item()
 
 
 @pytest.mark.slow
 def test_without_stop_gradient_simsiam_collapses():
-    """Chen & He 2021, Sec. 4.1 / Fig. 2: without stop-gradient the output std drops to 0."""
+    """Chen & He 2021, Sec. 4.1 / Fig. 2: without stop-gradient the output std falls from 1/sqrt(d)
+    towards 0; with it, the std stays near 1/sqrt(d). (The output BN keeps every dimension at unit
+    batch variance, so on 50 steps of tiny data the fall is partial; the test asks for half.)"""
     healthy = 1 / 64 ** 0.5
-    assert _std_after_training(stop_gradient=False) < 0.2 * healthy
-    assert _std_after_training(stop_gradient=True) > 0.5 * healthy
+    collapsed, kept = _mean_std(stop_gradient=False), _mean_std(stop_gradient=True)
+    assert collapsed < 0.5 * healthy, collapsed
+    assert kept > 0.6 * healthy, kept
+    assert collapsed < 0.7 * kept
