@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 from evalsuite.datasets.base import stratified_holdout
@@ -66,3 +67,25 @@ def test_multilabel_probe_learns_separable_labels():
     train, val, test = Split(x[:100], y[:100]), Split(x[100:150], y[100:150]), Split(x[150:], y[150:])
     wd, _, _ = sweep(train, val, wd_grid(-3, 2, 6), "map11", 3, True, torch.device("cpu"))
     assert fit_and_score(concat(train, val), test, wd, "map11", 3, True, torch.device("cpu")) > 0.95
+
+
+def test_joint_grid_solve_equals_separate_solves(digits_splits):
+    train, val, _ = digits_splits
+    x = Standardizer(train.features)(train.features)
+    wds = [100.0, 1.0, 0.01]
+    w_joint, b_joint = fit_logistic(x, train.targets, wds, 10, tol=1e-6)
+    assert w_joint.shape == (3, 64, 10)
+    for i, wd in enumerate(wds):
+        w, b = fit_logistic(x, train.targets, wd, 10, tol=1e-6)
+        joint_logits, logits = x @ w_joint[i] + b_joint[i], x @ w + b
+
+        def objective(z, weight):
+            return F.cross_entropy(z, train.targets).item() + wd / (2 * len(x)) * weight.pow(2).sum().item()
+
+        assert objective(joint_logits, w_joint[i]) == pytest.approx(objective(logits, w), rel=1e-2)
+        assert (joint_logits.argmax(1) == logits.argmax(1)).float().mean() > 0.99
+    grid = wd_grid(-3, 3, 13)
+    seq = sweep(train, val, grid, "top1", 10, False, torch.device("cpu"))
+    joint = sweep(train, val, grid, "top1", 10, False, torch.device("cpu"), grid_batch=13)
+    assert abs(np.log10(seq[0]) - np.log10(joint[0])) <= 0.5 + 1e-9  # within one grid step
+    assert max(abs(a[1] - b[1]) for a, b in zip(seq[1], joint[1])) <= 0.01

@@ -43,50 +43,73 @@ class Standardizer:
         return (x - self.mean) / self.std
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, wd: float, num_classes: int, multilabel: bool = False,
-                 init: tuple[torch.Tensor, torch.Tensor] | None = None, max_iter: int = 1000,
-                 tol: float = TOL) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logistic(x: torch.Tensor, y: torch.Tensor, wd: float | list[float], num_classes: int,
+                 multilabel: bool = False, init: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 max_iter: int = 1000, tol: float = TOL) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise the scikit-learn objective above; x (N, D) float32, y (N,) or multi-hot (N, C).
 
-    Stops when the largest gradient entry is below ``tol`` (scikit-learn's default 1e-4 on the
-    same mean-scaled objective) or after ``max_iter`` L-BFGS iterations.
+    ``wd`` may be a list of G penalties: the G independent problems are then solved as one
+    (their objectives add up, so the joint minimiser is the list of separate minimisers), which
+    turns 45 small GPU solves into one with G times wider matrix products. Stops when the largest
+    gradient entry is below ``tol`` (scikit-learn's default 1e-4 on the same mean-scaled
+    objective) or after ``max_iter`` L-BFGS iterations.
 
-    Returns W (D, C) and b (C,).
+    Returns W (D, C) and b (C,), or (G, D, C) and (G, C) for a list.
     """
-    n, d = x.shape
-    weight = (init[0].clone() if init else torch.zeros(d, num_classes, device=x.device)).requires_grad_()
-    bias = (init[1].clone() if init else torch.zeros(num_classes, device=x.device)).requires_grad_()
+    wds = torch.tensor(wd if isinstance(wd, list) else [wd], dtype=x.dtype, device=x.device)  # (G,)
+    g, (n, d) = len(wds), x.shape
+    weight = (init[0].clone().view(g, d, num_classes) if init else x.new_zeros(g, d, num_classes)).requires_grad_()
+    bias = (init[1].clone().view(g, num_classes) if init else x.new_zeros(g, num_classes)).requires_grad_()
     opt = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
                             history_size=20, line_search_fn="strong_wolfe")
-    data_loss = (lambda z: F.binary_cross_entropy_with_logits(z, y, reduction="sum") / n) if multilabel else (lambda z: F.cross_entropy(z, y))
+    targets = y.float().repeat(g, 1) if multilabel else y.repeat(g)  # (G*N, C) or (G*N,)
 
     def closure():
         opt.zero_grad()
-        loss = data_loss(x @ weight + bias) + wd / (2 * n) * weight.pow(2).sum()
+        logits = (x @ weight.permute(1, 0, 2).reshape(d, g * num_classes)).view(n, g, num_classes)  # (N, G, C)
+        logits = (logits.transpose(0, 1) + bias[:, None]).reshape(g * n, num_classes)  # (G*N, C)
+        if multilabel:
+            data = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / n
+        else:
+            data = F.cross_entropy(logits, targets, reduction="sum") / n
+        loss = data + (wds.view(g, 1, 1) / (2 * n) * weight.pow(2)).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
-    return weight.detach(), bias.detach()
+    weight, bias = weight.detach(), bias.detach()
+    return (weight, bias) if isinstance(wd, list) else (weight[0], bias[0])
 
 
 def sweep(train: Split, val: Split, grid: list[float], metric: str, num_classes: int, multilabel: bool,
-          device: torch.device, max_iter: int = 1000) -> tuple[float, list[tuple[float, float]], tuple]:
-    """Fit on train for every wd (strongest first, warm-started), score on val.
+          device: torch.device, max_iter: int = 1000, grid_batch: int = 0) -> tuple[float, list[tuple[float, float]], tuple]:
+    """Fit on train for every wd, score on val.
 
-    Returns the chosen wd (best val score; ties go to the stronger penalty), the (wd, score) curve
-    and the chosen fit's parameters.
+    ``grid_batch=0`` fits one wd at a time, strongest first, each warm-started from the last (best
+    on a CPU); ``grid_batch=G`` solves G penalties jointly (best on a GPU). Returns the chosen wd
+    (best val score; ties go to the stronger penalty), the (wd, score) curve and the chosen fit.
     """
     norm = Standardizer(train.features.to(device))
     xt, yt = norm(train.features.to(device)), train.targets.to(device)
     xv = norm(val.features.to(device))
-    params, curve, best = None, [], (-1.0, None, None)
-    for wd in sorted(grid, reverse=True):
-        params = fit_logistic(xt, yt.float() if multilabel else yt, wd, num_classes, multilabel, params, max_iter)
-        val_score = score(metric, xv @ params[0] + params[1], val.targets)
+    ordered = sorted(grid, reverse=True)
+    fits = []
+    if grid_batch:
+        for i in range(0, len(ordered), grid_batch):
+            wds = ordered[i:i + grid_batch]
+            w, b = fit_logistic(xt, yt, wds, num_classes, multilabel, max_iter=max_iter)
+            fits.extend((wd, (w[j], b[j])) for j, wd in enumerate(wds))
+    else:
+        params = None
+        for wd in ordered:
+            params = fit_logistic(xt, yt, wd, num_classes, multilabel, params, max_iter)
+            fits.append((wd, params))
+    curve, best = [], (-1.0, None, None)
+    for wd, (w, b) in fits:
+        val_score = score(metric, xv @ w + b, val.targets)
         curve.append((wd, val_score))
         if val_score > best[0]:
-            best = (val_score, wd, params)
+            best = (val_score, wd, (w, b))
     return best[1], curve, best[2]
 
 
@@ -94,8 +117,7 @@ def fit_and_score(train: Split, test: Split, wd: float, metric: str, num_classes
                   device: torch.device, max_iter: int = 1000, init=None) -> float:
     norm = Standardizer(train.features.to(device))
     targets = train.targets.to(device)
-    w, b = fit_logistic(norm(train.features.to(device)), targets.float() if multilabel else targets, wd,
-                        num_classes, multilabel, init, max_iter)
+    w, b = fit_logistic(norm(train.features.to(device)), targets, wd, num_classes, multilabel, init, max_iter)
     return score(metric, norm(test.features.to(device)) @ w + b, test.targets)
 
 
@@ -106,19 +128,24 @@ class Linear:
         wd_start, wd_stop, wd_num: the L2 grid, logspace(wd_start, wd_stop, wd_num)
             (Kornblith et al. 2019, App. A.3: -6, 5, 45).
         max_iter: L-BFGS iterations per fit (Kornblith et al. 2019 fit to convergence; 1000 caps it).
+        grid_batch: penalties solved jointly; 0 = automatic (all of them on a GPU, one at a time
+            with warm starts on a CPU). The same minimiser either way.
     """
 
     wd_start: float = -6.0
     wd_stop: float = 5.0
     wd_num: int = 45
     max_iter: int = 1000
+    grid_batch: int = 0
 
     def run(self, ctx: EvalContext) -> TaskOutput:
         train, val, test, split_info = ctx.protocol_splits()
         spec, device = ctx.spec, ctx.device
         n_classes = len(spec.classes)
         grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        wd, curve, params = sweep(train, val, grid, spec.metric, n_classes, spec.multilabel, device, self.max_iter)
+        grid_batch = self.grid_batch or (len(grid) if device.type == "cuda" else 0)
+        wd, curve, params = sweep(train, val, grid, spec.metric, n_classes, spec.multilabel, device, self.max_iter,
+                                  grid_batch)
         test_score = fit_and_score(concat(train, val), test, wd, spec.metric, n_classes, spec.multilabel, device,
                                    self.max_iter, init=params)
         val_best = max(s for _, s in curve)
