@@ -32,6 +32,21 @@ BLUR_SIGMA = (0.1, 2.0)
 LUMA = (0.299, 0.587, 0.114)
 
 
+_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+_CONSTANTS: dict[tuple[str, torch.device, torch.dtype], torch.Tensor] = {}
+
+
+def _const(name: str, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Constant tensors built once per device: a host-to-device copy every step would sync."""
+    key = (name, device, dtype)
+    if key not in _CONSTANTS:
+        to_yiq = torch.tensor(_YIQ, dtype=torch.float64)
+        values = {"mean": torch.tensor(MEAN).view(1, 3, 1, 1), "std": torch.tensor(STD).view(1, 3, 1, 1),
+                  "to_yiq": to_yiq, "from_yiq": torch.linalg.inv(to_yiq)}[name]
+        _CONSTANTS[key] = values.to(device=device, dtype=dtype)
+    return _CONSTANTS[key]
+
+
 @dataclass(frozen=True)
 class ViewSpec:
     """Augmentation parameters of one view (see the module docstring for each paper's values)."""
@@ -109,8 +124,7 @@ def color_jitter(x: torch.Tensor, strength: tuple[float, float, float, float], g
 
 def _hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Rotate the chroma (I, Q) plane of YIQ by ``angle`` (N,) radians."""
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=x.device)
-    from_yiq = torch.linalg.inv(to_yiq)
+    to_yiq, from_yiq = _const("to_yiq", x.device), _const("from_yiq", x.device)
     cos, sin = angle.cos(), angle.sin()
     rot = torch.zeros(x.shape[0], 3, 3, device=x.device)
     rot[:, 0, 0] = 1
@@ -158,8 +172,7 @@ def augment_view(images: torch.Tensor, spec: ViewSpec, g: torch.Generator) -> to
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> ImageNet-normalised, channels_last."""
-    mean = torch.tensor(MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    mean, std = _const("mean", x.device, x.dtype), _const("std", x.device, x.dtype)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 

@@ -25,7 +25,7 @@ from mmengine.runner import Runner
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.pretrain import hooks as _hooks  # noqa: F401  (registers the hook)
-from evalsuite.pretrain.data import build_train_data, decode_split, store_size
+from evalsuite.pretrain.data import build_train_data, decode_split, default_workers, store_size
 from evalsuite.pretrain.dist import world
 from evalsuite.pretrain.hooks import PretrainMonitorHook
 from evalsuite.pretrain.syncbn import convert_sync_bn
@@ -110,7 +110,8 @@ def _knn_data(cfg: Config, loader, spec, in_memory: bool):
     if not monitor.get("knn_interval") or not in_memory:
         return None
     split = cfg.data.get("knn_split", "test")
-    query_x, query_y = decode_split(spec, split, store_size(spec, dict(cfg.data)), 0)
+    workers = cfg.data.get("num_workers", default_workers()) if len(spec.splits[split]) > 5000 else 0
+    query_x, query_y = decode_split(spec, split, store_size(spec, dict(cfg.data)), workers)
     return loader.images, loader.labels, query_x, query_y, len(spec.classes)
 
 

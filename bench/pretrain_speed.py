@@ -1,0 +1,175 @@
+"""Pre-training throughput, per method: the real trainer vs its ceiling vs the usual recipe.
+
+For each method, images/s (one image = one sample, two views) of
+  trainer:    ``evalsuite pretrain`` itself (Runner, lean loop, device augmentation), the best
+              epoch after the first (compile and cuDNN warm-up excluded);
+  ceiling:    the same model's forward + backward + step on ready normalised views already on
+              the device (no augmentation, no data movement);
+  dataloader: the usual recipe: torchvision transforms on PIL images in a DataLoader with one
+              worker per CPU core, views copied to the device, then the same step.
+Targets on the H100 (issue 3): trainer >= 0.95 x ceiling and >= 3.5 x dataloader.
+
+CPU, tiny (a minute):
+    python bench/pretrain_speed.py --device cpu --recipe-suffix digits_tiny --epochs 2 --steps 5 \
+        --cfg-options data.limit=512 batch_size=64
+GPU (CIFAR-10 JPEG tree under data/cifar10/{train,test}, ResNet-18, batch 512, 32 px):
+    python bench/pretrain_speed.py --device cuda --recipe-suffix cifar10_resnet18 --epochs 3 --steps 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2 as T
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evalsuite.cliopts import parse_cfg_options  # noqa: E402
+from evalsuite.datasets import build_dataset  # noqa: E402
+from evalsuite.pretrain.augment import MEAN, STD, ViewSpec  # noqa: E402
+from evalsuite.pretrain.trainer import build_model, build_runner, load_recipe, train  # noqa: E402
+
+METHODS = ("simsiam", "byol", "simclr", "nnclr")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _step_fn(model, device: torch.device, lr: float = 0.01):
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9)
+
+    def step(views: list[torch.Tensor]) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = model.loss(views, None)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        model.after_update()
+
+    return step
+
+
+def _timed(step, batches, steps: int, warmup: int, batch: int, device: torch.device) -> float:
+    it = iter(batches)
+    for _ in range(warmup):
+        step(next(it))
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(next(it))
+    _sync(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def ceiling(cfg, device, steps: int, warmup: int) -> float:
+    model = build_model(cfg, 10, device).train()
+    b, size = cfg.batch_size, cfg.views[0]["size"]
+    views = [torch.randn(b, 3, size, size, device=device).contiguous(memory_format=torch.channels_last) for _ in cfg.views]
+
+    def forever():
+        while True:
+            yield views
+
+    return _timed(_step_fn(model, device), forever(), steps, warmup, b, device)
+
+
+def _tv_view(spec: ViewSpec) -> T.Compose:
+    b, c, s, h = spec.jitter
+    ops = [T.RandomResizedCrop(spec.size, scale=spec.crop_scale, ratio=spec.crop_ratio, antialias=True),
+           T.RandomHorizontalFlip(spec.flip_p), T.RandomApply([T.ColorJitter(b, c, s, h)], p=spec.jitter_p),
+           T.RandomGrayscale(spec.gray_p)]
+    if spec.blur_p > 0:
+        k = max(3, int(0.1 * spec.size) // 2 * 2 + 1)
+        ops.append(T.RandomApply([T.GaussianBlur(k, (0.1, 2.0))], p=spec.blur_p))
+    if spec.solarize_p > 0:
+        ops.append(T.RandomSolarize(128, p=spec.solarize_p))
+    return T.Compose([T.PILToTensor(), *ops, T.ToDtype(torch.float32, scale=True), T.Normalize(MEAN, STD)])
+
+
+class _TwoViews(torch.utils.data.Dataset):
+    def __init__(self, base, transforms, limit: int | None) -> None:
+        self.base, self.transforms = base, transforms
+        self.n = min(len(base), limit) if limit else len(base)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        img, _ = self.base[i]
+        return [t(img) for t in self.transforms]
+
+
+def dataloader_recipe(cfg, device, steps: int, warmup: int, workers: int) -> float:
+    spec = build_dataset(cfg.data["dataset"], cfg.data.get("root", "data"))
+    transforms = [_tv_view(ViewSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in view.items()})) for view in cfg.views]
+    data = _TwoViews(spec.splits["train"], transforms, cfg.data.get("limit"))
+    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    model = build_model(cfg, len(spec.classes), device).train()
+    step = _step_fn(model, device)
+
+    def batches():
+        while True:
+            for views in loader:
+                yield [v.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last) for v in views]
+
+    return _timed(step, batches(), steps, warmup, cfg.batch_size, device)
+
+
+def trainer(recipe: str, options: dict, device: torch.device, epochs: int, work_dir: str) -> tuple[float, dict]:
+    cfg = load_recipe(recipe, {**options, "epochs": epochs, "monitor.knn_interval": 0, "log_level": "WARNING",
+                               "checkpoint_interval": epochs})
+    runner, hook = build_runner(cfg, work_dir, device=device.type)
+    start = time.perf_counter()
+    train(runner)
+    wall = time.perf_counter() - start
+    best = max(r["img_per_s"] for r in (hook.history[1:] or hook.history))
+    return best, {"wall_s": round(wall, 2), "epochs": hook.history}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--recipe-suffix", default="cifar10_resnet18")
+    p.add_argument("--epochs", type=int, default=3, help="trainer epochs (the first is excluded)")
+    p.add_argument("--steps", type=int, default=50, help="timed steps for ceiling and dataloader")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--work-dir", default="work_dirs/bench_pretrain")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    options = parse_cfg_options(args.cfg_options)
+    rows = []
+    for method in args.methods.split(","):
+        recipe = f"{method}_{args.recipe_suffix}"
+        cfg = load_recipe(recipe, options)
+        ceil = ceiling(cfg, device, args.steps, args.warmup)
+        loader = dataloader_recipe(cfg, device, args.steps, args.warmup, args.workers)
+        real, detail = trainer(recipe, options, device, args.epochs, str(Path(args.work_dir) / method))
+        row = {"method": method, "recipe": recipe, "device": str(device), "batch": cfg.batch_size,
+               "compile": bool(cfg.get("compile")), "trainer_img_s": round(real, 1), "ceiling_img_s": round(ceil, 1),
+               "dataloader_img_s": round(loader, 1), "trainer_vs_ceiling": round(real / ceil, 3),
+               "trainer_vs_dataloader": round(real / loader, 2), "trainer_detail": detail}
+        rows.append(row)
+        print(f"{method:8s} trainer {real:9.1f} img/s | ceiling {ceil:9.1f} ({real / ceil:.2f}x) | "
+              f"dataloader ({args.workers} workers) {loader:9.1f} ({real / loader:.2f}x)", flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
