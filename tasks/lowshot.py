@@ -14,4 +14,5 @@ lowshot = dict(
     wd=None,                 # None: choose on val; a number fixes it (no validation images used)
     wd_start=-6.0, wd_stop=5.0, wd_num=45,
     max_iter=1000,
+    grid_batch=0,            # 0: whole grid jointly on a GPU, warm-started one by one on a CPU
 )

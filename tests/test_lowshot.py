@@ -79,3 +79,11 @@ def test_bad_settings_and_recipe():
         LowShot(draws=1)
     task = build_task("lowshot", load_suite(str(REPO_ROOT / "tasks" / "lowshot.py"), {}))
     assert task.shots == (1, 5, 10, 25) and task.fractions == (0.01, 0.1) and task.draws == 5
+
+
+def test_joint_grid_solve_gives_the_same_choice():
+    base = dict(shots=(5,), fractions=(), draws=2, headline="k=5", wd_num=4, max_iter=200)
+    one = LowShot(**base).run(gaussian_ctx())
+    joint = LowShot(**base, grid_batch=4).run(gaussian_ctx())
+    assert joint.extra["subsets"]["k=5"]["wds"] == one.extra["subsets"]["k=5"]["wds"]
+    assert joint.value == pytest.approx(one.value, abs=0.02)

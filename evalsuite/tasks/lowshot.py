@@ -81,6 +81,8 @@ class LowShot:
         wd: a fixed L2 penalty; None chooses it on the validation split from
             logspace(wd_start, wd_stop, wd_num) (Kornblith et al. 2019, App. A.3: -6, 5, 45).
         max_iter: L-BFGS iterations per fit.
+        grid_batch: penalties solved jointly, as in ``linear``; 0 = automatic (the whole grid at
+            once on a GPU, one at a time with warm starts on a CPU).
     """
 
     shots: tuple[int, ...] = (1, 5, 10, 25)
@@ -92,6 +94,7 @@ class LowShot:
     wd_stop: float = 5.0
     wd_num: int = 45
     max_iter: int = 1000
+    grid_batch: int = 0
 
     def __post_init__(self) -> None:
         names = size_names(self.shots, self.fractions)
@@ -129,5 +132,6 @@ class LowShot:
         if self.wd is not None:
             return self.wd, None
         grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        wd, _, params = sweep(subset, val, grid, metric, n_classes, False, device, self.max_iter)
+        grid_batch = self.grid_batch or (len(grid) if device.type == "cuda" else 0)
+        wd, _, params = sweep(subset, val, grid, metric, n_classes, False, device, self.max_iter, grid_batch)
         return wd, params
