@@ -18,7 +18,15 @@ from mmengine.config import Config
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
 from evalsuite.datasets import build_dataset
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import FeatureCache, FeatureKey, Transformed, eval_transform, extract
+from evalsuite.features import (
+    DecodedCache,
+    FeatureCache,
+    FeatureKey,
+    Transformed,
+    eval_transform,
+    extract,
+    extract_array,
+)
 from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
 from evalsuite.tasks.base import EvalContext, settings_of
@@ -101,6 +109,8 @@ def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
 
 def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: dict, quiet: bool):
     transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
+    decoded = DecodedCache(cache.root)
+    batch_size = cfg_features.get("batch_size", 256)
     memo = {}
 
     def features(split: str):
@@ -113,8 +123,14 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
             workers = cfg_features.get("num_workers", -1)
             if workers < 0:
                 workers = 0 if len(dataset) < 5000 else min(16, os.cpu_count() or 1)
-            got = extract(model, Transformed(dataset, transform), device, cfg_features.get("batch_size", 256),
-                          workers, desc=f"features {spec.name}/{split}", quiet=quiet)
+            images = Transformed(dataset, transform)
+            desc = f"features {spec.name}/{split}"
+            array = decoded.get_or_build(f"{spec.name}|{split}|{transform_id}|{len(dataset)}", images, workers,
+                                         batch_size, f"decoding {spec.name}/{split}", quiet)
+            if array is not None:
+                got = extract_array(model, array[0], array[1], device, batch_size, desc, quiet)
+            else:
+                got = extract(model, images, device, batch_size, workers, desc=desc, quiet=quiet)
             cache.put(key, *got)
         memo[split] = got
         return got

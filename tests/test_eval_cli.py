@@ -43,13 +43,43 @@ def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch
     import evalsuite.runner as runner
 
     calls = []
-    real = runner.extract
-    monkeypatch.setattr(runner, "extract", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = runner.extract_array
+    monkeypatch.setattr(runner, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0 and len(calls) == 2  # train + test
     assert main([*args[:5], "linear", *args[6:]]) == 0
     assert len(calls) == 2, "the linear probe re-extracted features that were cached"
     assert len(list(isolated_cache.glob("features/*.pt"))) == 2
+
+
+def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, isolated_cache, monkeypatch):
+    from evalsuite.datasets import build_dataset
+    from evalsuite.features import Transformed, eval_transform, extract
+
+    args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
+    assert main(args) == 0
+    decoded = sorted(isolated_cache.glob("decoded/*.npy"))
+    assert len(decoded) == 2  # train and test, decoded once
+    calls = []
+    real = Transformed.__getitem__
+    monkeypatch.setattr(Transformed, "__getitem__", lambda self, i: calls.append(i) or real(self, i))
+    assert main([*args, "--seed", "1", "--name", "other"]) == 0
+    assert calls == [], "a second checkpoint decoded the images again"
+    assert sorted(isolated_cache.glob("decoded/*.npy")) == decoded
+    # the decoded path gives the same features as streaming through the transform
+    monkeypatch.setattr(Transformed, "__getitem__", real)
+    rows = {r["checkpoint"]["label"]: r for r in _rows(tmp_path / "r")}
+    torch.manual_seed(1)
+    model = build_backbone("resnet_tiny")
+    spec = build_dataset("digits")
+    transform, _ = eval_transform(spec.native_size, True)
+    streamed, _ = extract(model, Transformed(spec.splits["test"], transform), torch.device("cpu"), quiet=True)
+    cached = [f for f in isolated_cache.glob("features/*.pt")
+              if torch.load(f, weights_only=True)["key"]["checkpoint_sha256"] == "random-seed1"
+              and torch.load(f, weights_only=True)["key"]["split"] == "test"]
+    (path,) = cached
+    torch.testing.assert_close(torch.load(path, weights_only=True)["features"], streamed)
+    assert rows["other"]["seed"] == 1
 
 
 def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
