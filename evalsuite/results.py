@@ -22,8 +22,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "x"
 
 
-def row_path(results_dir: str | Path, label: str, task: str, dataset: str, seed: int) -> Path:
-    return Path(results_dir) / f"{slug(label)}__{slug(task)}__{slug(dataset)}__seed{seed}.json"
+def row_path(results_dir: str | Path, label: str, task: str, dataset: str, seed: int, protocol: str = "") -> Path:
+    """One file per (checkpoint, task, dataset, seed) and protocol, so a run under other settings
+    adds a row instead of overwriting the earlier one."""
+    suffix = f"__{protocol}" if protocol else ""
+    return Path(results_dir) / f"{slug(label)}__{slug(task)}__{slug(dataset)}__seed{seed}{suffix}.json"
 
 
 def protocol_id(task: str, settings: dict, dataset: str, extra: dict | None = None) -> str:

@@ -169,14 +169,15 @@ def evaluate(req: EvalRequest) -> list[Path]:
             ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,
                               backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"))
             for task_name, task in tasks.items():
-                path = row_path(req.results_dir, label, task_name, spec.name, seed)
+                settings = settings_of(task)
+                pid = protocol_id(task_name, settings, spec.name, {"transform": transform_id})
+                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid)
                 if req.skip_existing and path.exists():
                     continue
                 torch.manual_seed(seed)
                 start = time.perf_counter()
                 out = task.run(ctx)
                 task_s = time.perf_counter() - start
-                settings = settings_of(task)
                 row = {
                     "schema_version": SCHEMA_VERSION,
                     "checkpoint": checkpoint_record(info, label),
@@ -184,7 +185,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
                     "metric": out.metric, "value": out.value, "metrics": out.metrics,
                     "settings": settings, "chosen": out.chosen, "extra": out.extra,
                     "transform": transform_id, "split": {"note": spec.split_note, "sizes": spec.sizes},
-                    "protocol_id": protocol_id(task_name, settings, spec.name, {"transform": transform_id}),
+                    "protocol_id": pid,
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),
                 }

@@ -182,3 +182,17 @@ def test_leaderboard_ranks_and_deltas(tmp_path, capsys):
     assert "x/linear" in (tmp_path / "lb.csv").read_text()
     assert main(["leaderboard", "--results", str(tmp_path), "--baseline", "zz"]) == 2
     assert "baseline 'zz' is not a checkpoint" in capsys.readouterr().err
+
+
+def test_other_settings_add_rows_and_skip_existing_skips_same_protocol(tmp_path, monkeypatch):
+    import evalsuite.runner as runner
+
+    results = tmp_path / "r"
+    base = ["eval", "random", "--results", str(results), "--tasks", "knn", "--arch", "resnet_tiny", "--quiet"]
+    assert main(base) == 0
+    assert main([*base, "--cfg-options", "knn.temperature=0.1"]) == 0
+    assert sorted(r["settings"]["temperature"] for r in _rows(results)) == [0.07, 0.1]
+    ran = []
+    monkeypatch.setattr(runner, "write_row", lambda path, row: ran.append(path))
+    assert main([*base, "--skip-existing"]) == 0 and ran == []
+    assert main([*base, "--skip-existing", "--cfg-options", "knn.temperature=0.2"]) == 0 and len(ran) == 1
