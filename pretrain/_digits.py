@@ -6,8 +6,8 @@ views = [
     dict(size=32, crop_scale=(0.5, 1.0), flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0),
     dict(size=32, crop_scale=(0.5, 1.0), flip_p=0.0, jitter=(0.4, 0.4, 0.0, 0.0), jitter_p=0.8, gray_p=0.0),
 ]
-epochs = 30
-batch_size = 128
+epochs = 20
+batch_size = 64  # 19 steps per epoch on 1,257 images
 seed = 0
 warmup_epochs = 0
 log_interval = 50

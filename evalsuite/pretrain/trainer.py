@@ -88,7 +88,8 @@ def build_model(cfg: Config, num_classes: int, device: torch.device):
 
 
 def _schedulers(cfg: Config) -> list[dict]:
-    epochs, warmup = cfg.epochs, cfg.get("warmup_epochs", 0)
+    epochs = cfg.epochs
+    warmup = min(cfg.get("warmup_epochs", 0), epochs - 1)  # short runs (smoke tests, benchmarks) keep a cosine phase
     out = []
     if warmup:
         out.append(dict(type="FixAwareLinearLR", start_factor=1e-3, by_epoch=True, begin=0, end=warmup,
