@@ -93,8 +93,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--save-features", help="save the train/val/test features here (for --sklearn-from)")
+    ap.add_argument("--sklearn-from", help="only run the scikit-learn sweep on features saved by --save-features")
     ap.add_argument("--out", help="write the figures as JSON here too")
     args = ap.parse_args()
+    if args.sklearn_from:  # run apart, e.g. on the CPU while the GPU does other work
+        saved = torch.load(args.sklearn_from, weights_only=True)
+        sk = sklearn_sweep(*(Split(*saved[k]) for k in ("train", "val", "test")), wd_grid())
+        print(json.dumps({"linear_sklearn": sk, "torch": saved["torch"]}))
+        return 0
     device = torch.device(args.device)
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{os.cpu_count()}",
               "torch": torch.__version__, "dataset": args.dataset, "arch": args.arch, "batch": args.batch}
@@ -139,6 +146,9 @@ def main() -> int:
     torch_s = time.perf_counter() - t
     acc = fit_and_score(concat(train, val), test, wd, "top1", len(spec.classes), False, device, init=params)
     report["linear_torch"] = {"sweep_s": round(torch_s, 2), "chosen_wd": wd, "test_top1": acc, "grid_batch": grid_batch}
+    if args.save_features:
+        torch.save({"train": (train.features, train.targets), "val": (val.features, val.targets),
+                    "test": (test.features, test.targets), "torch": report["linear_torch"]}, args.save_features)
     print(json.dumps(report["linear_torch"]), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "ckpt.pth"
