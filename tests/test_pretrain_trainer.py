@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from mmengine.hooks import Hook
@@ -69,6 +71,28 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert saved["evalsuite"]["epochs"] == 1
     assert all(torch.isfinite(v.float()).all() for v in saved["state_dict"].values())
     assert not (tmp_path / "nan" / "epoch_2.pth").exists()
+
+
+class _CountIters(Hook):
+    def __init__(self):
+        self.calls = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.calls.append(runner.iter)
+
+
+def test_lean_loop_runs_hooks_every_interval_and_schedules_every_step(tmp_path):
+    # 48 images / batch 8 = 6 steps per epoch, hooks every 4 steps and on each epoch's last
+    runner, _ = build_runner(_cfg(**{"batch_size": 8, "log_interval": 4}), str(tmp_path / "lean"), device="cpu")
+    counter = _CountIters()
+    runner.register_hook(counter)
+    train(runner)
+    assert counter.calls == [3, 5, 7, 11]
+    groups = runner.optim_wrapper.optimizer.param_groups
+    decayed = [g["lr"] for g in groups if not g["fix_lr"]][0]
+    lr0 = 0.2 * 8 / 256  # base_lr x batch / 256
+    # stepped on every iteration, hooked or not: the cosine is at its 11th of 12 steps
+    assert decayed == pytest.approx(lr0 * (1 + math.cos(math.pi * 11 / 12)) / 2, rel=1e-6)
 
 
 def test_command_errors(capsys):

@@ -21,10 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalsuite.pretrain.dist import world
     from evalsuite.pretrain.trainer import run_pretrain
 
     out = run_pretrain(args.recipe, args.work_dir, args.resume, parse_cfg_options(args.cfg_options),
                        args.launcher, args.device)
+    if world()[0] != 0:
+        return 0
     last = out["history"][-1] if out["history"] else {}
     knn = f", online kNN {last['knn']:.4f}" if "knn" in last else ""
     print(f"trained {last.get('epoch', 0)} epoch(s) in {out['wall_s']:.1f} s{knn}; checkpoint {out['checkpoint']}")

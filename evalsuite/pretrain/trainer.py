@@ -63,10 +63,16 @@ def git_commit() -> str:
 def _init_distributed(launcher: str, cuda: bool) -> None:
     if launcher not in LAUNCHERS:
         raise EvalsuiteError(f"unknown launcher {launcher!r}; valid launchers are: {', '.join(LAUNCHERS)}")
-    if launcher != "none" and not torch.distributed.is_initialized():
+    if launcher == "none" or torch.distributed.is_initialized():
+        return
+    if cuda:
         from mmengine.dist import init_dist
 
-        init_dist(launcher, backend="nccl" if cuda else "gloo")
+        init_dist(launcher, backend="nccl")
+    elif launcher == "pytorch":  # mmengine's init_dist assumes a GPU per process; CPU runs use gloo
+        torch.distributed.init_process_group(backend="gloo")
+    else:
+        raise EvalsuiteError(f"launcher {launcher!r} needs CUDA GPUs; on CPU use --launcher pytorch (torchrun)")
 
 
 def build_model(cfg: Config, num_classes: int, device: torch.device):
