@@ -102,8 +102,9 @@ def build_train_data(cfg: dict, batch_size: int, device: torch.device, seed: int
     workers = cfg.get("num_workers", default_workers())
     if cfg.get("in_memory", spec.small_images):
         images, labels = decode_split(spec, "train", size, workers if len(spec.splits["train"]) > 5000 else 0)
-        if cfg.get("limit"):  # the first N images only (tests, benchmarks)
-            images, labels = images[: cfg["limit"]], labels[: cfg["limit"]]
+        if cfg.get("limit"):  # a seeded random subset of N images (tests, benchmarks); folders are class-sorted
+            keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[: cfg["limit"]]
+            images, labels = images[keep], labels[keep]
         if cfg.get("on_device", True):
             images, labels = images.to(device), labels.to(device)
         return TensorBatches(images, labels, batch_size, seed), spec, True
