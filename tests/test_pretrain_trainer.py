@@ -101,3 +101,6 @@ def test_command_errors(capsys):
     assert "no_such_recipe" in err and "simsiam_digits_tiny" in err
     assert main(["pretrain", "simsiam_digits_tiny", "--cfg-options", "method.type=mocov9"]) == 2
     assert "mocov9" in capsys.readouterr().err
+    assert main(["pretrain", "simsiam_digits_tiny", "--cfg-options", "method.dimm=8"]) == 2
+    err = capsys.readouterr().err
+    assert "dimm" in err and "stop_gradient" in err

@@ -13,6 +13,7 @@ Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import subprocess
 import time
@@ -82,6 +83,10 @@ def build_model(cfg: Config, num_classes: int, device: torch.device):
         raise EvalsuiteError("recipe key method.arch is missing; give a registered arch, e.g. cifar_resnet18")
     if cls.__name__ == "Supervised":
         method.setdefault("num_classes", num_classes)
+    valid = set(inspect.signature(cls).parameters) - {"views"}
+    unknown = sorted(set(method) - valid)
+    if unknown:
+        raise EvalsuiteError(f"method {cfg.method.type!r} has no setting {unknown[0]!r}; valid settings are: {', '.join(sorted(valid))}")
     model = cls(views=list(cfg.views), **method)
     if cfg.get("sync_bn", False) and world()[1] > 1:
         model = convert_sync_bn(model, device)
