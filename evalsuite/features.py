@@ -82,12 +82,21 @@ class FeatureKey:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:32]
 
 
+_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """MEAN and STD as (1, 3, 1, 1) tensors on ``device``, made once: a fresh host-to-device copy
+    per batch would make the host wait for the GPU every batch."""
+    if device not in _STATS:
+        _STATS[device] = (torch.tensor(MEAN, device=device).view(1, 3, 1, 1), torch.tensor(STD, device=device).view(1, 3, 1, 1))
+    return _STATS[device]
+
+
 def normalize_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """(N, 3, H, W) uint8 -> (N, 3, H, W) float normalised, on ``device``."""
-    x = images.to(device, non_blocking=True).float().div_(255)
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    x = (x - mean) / std
+    mean, std = _stats(device)
+    x = (images.to(device, non_blocking=True).float().div_(255) - mean) / std
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
