@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,46 +101,50 @@ def normalize_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
+def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
+    model.eval().to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def _features(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """uint8 batches (B, 3, H, W) -> features (N, D) float32 on the CPU.
+
+    One inference-mode, autocast region spans the whole pass: autocast keeps its bf16 copies of
+    the weights only while it stays entered, so entering it per batch would re-cast every weight
+    every batch. The concatenation happens after leaving inference mode, so the result is an
+    ordinary tensor that a probe's autograd may use.
+    """
+    feats = []
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for images in batches:
+            feats.append(model(normalize_batch(images, device)).float())  # (B, D)
+    return torch.cat(feats).cpu()
+
+
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
             num_workers: int = 0, desc: str = "features", quiet: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return features (N, D) float32 and targets (N,) or (N, C) on the CPU."""
-    model.eval().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
-    feats, targets = [], []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for images, target in progress(loader, len(loader), desc, quiet):
-        with torch.inference_mode(), autocast:
-            out = model(normalize_batch(images, device))  # (B, D)
-        feats.append(out.float())
-        targets.append(target)
-    # concatenated outside inference mode, so the result is an ordinary tensor autograd may use
-    return torch.cat(feats).cpu(), torch.cat(targets)
+    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset``."""
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
+    targets = []
 
+    def batches():
+        for images, target in progress(loader, len(loader), desc, quiet):
+            targets.append(target)
+            yield images
 
-@torch.inference_mode()
-def _forward(model: nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        return model(normalize_batch(images, device)).float()  # (B, D)
+    feats = _features(_prepare(model, device), batches(), device)
+    return feats, torch.cat(targets)
 
 
 def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, device: torch.device,
                   batch_size: int = 256, desc: str = "features", quiet: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array."""
-    model.eval().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    source = torch.from_numpy(np.array(images)) if images.nbytes <= MAX_DEVICE_BYTES else None
-    if source is not None:
-        source = source.to(device)
+    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array;
+    an array of at most ``MAX_DEVICE_BYTES`` is copied to the device whole."""
+    whole = torch.from_numpy(np.array(images)).to(device) if images.nbytes <= MAX_DEVICE_BYTES else None
     starts = range(0, len(images), batch_size)
-    feats = []
-    for i in progress(starts, len(starts), desc, quiet):
-        batch = source[i:i + batch_size] if source is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
-        feats.append(_forward(model, batch, device))
-    return torch.cat(feats).cpu(), targets
+    batches = (whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
+               for i in progress(starts, len(starts), desc, quiet))
+    return _features(_prepare(model, device), batches, device), targets
 
 
 class DecodedCache:
