@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import re
 import shutil
 import socket
@@ -140,14 +141,31 @@ def patch_source(src: Path) -> None:
             path.write_text(new)
 
 
+#: pip from 25 on refuses to prepare this sdist at all, because its metadata names a direct-URL
+#: dependency (panopticapi) for an extra we never install; this release still downloads it.
+FALLBACK_PIP = "pip==24.0"
+
+
+def download_sdist(dest: Path) -> None:
+    """Download the source package into ``dest`` with the environment's pip, or else with
+    ``FALLBACK_PIP`` installed into a temporary folder (the environment's own pip is left alone)."""
+    # --no-build-isolation: its own setup.py imports torch just to prepare metadata.
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+           "--no-build-isolation", "-d", str(dest), PACKAGE]
+    if subprocess.run(cmd).returncode == 0:
+        return
+    with tempfile.TemporaryDirectory() as pip_dir:
+        print(f"retrying the download with {FALLBACK_PIP}", file=sys.stderr)
+        run([sys.executable, "-m", "pip", "install", "-q", "--target", pip_dir, FALLBACK_PIP])
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": pip_dir})
+
+
 def build_wheel(wheel_dir: Path) -> Path:
     """Fetch the registry's source package, patch it and build the pure-Python wheel into ``wheel_dir``."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # --no-build-isolation: its own setup.py imports torch just to prepare metadata.
-        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-             "--no-build-isolation", "-d", str(tmp), PACKAGE])
+        download_sdist(tmp)
         sdist = next(tmp.glob("pb1*detectron2-0.6.tar.gz"))
         with tarfile.open(sdist) as tar:
             tar.extractall(tmp, filter="data") if sys.version_info >= (3, 12) else tar.extractall(tmp)
