@@ -68,6 +68,7 @@ def build(rows: list[dict], baseline: str | None = None) -> tuple[pd.DataFrame, 
             means[f"Δ {col}"] = delta
             display[f"Δ {col}"] = delta.map(lambda v: "-" if pd.isna(v) else f"{100 * v:+.1f}")
     order = means["mean rank"].sort_values().index
+    means.columns.name = display.columns.name = None
     return means.loc[order], display.loc[order]
 
 

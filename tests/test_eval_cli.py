@@ -196,3 +196,14 @@ def test_other_settings_add_rows_and_skip_existing_skips_same_protocol(tmp_path,
     monkeypatch.setattr(runner, "write_row", lambda path, row: ran.append(path))
     assert main([*base, "--skip-existing"]) == 0 and ran == []
     assert main([*base, "--skip-existing", "--cfg-options", "knn.temperature=0.2"]) == 0 and len(ran) == 1
+
+
+@pytest.mark.parametrize("fmt, marker", [("md", "| a | 90.0"), ("html", "<td>90.0</td>"), ("latex", "a & 90.0"), ("csv", "a,0.9")])
+def test_leaderboard_formats(tmp_path, capsys, fmt, marker):
+    from evalsuite.results import write_row
+
+    write_row(tmp_path / "a.json", {"schema_version": 1, "checkpoint": {"label": "a"}, "task": "linear", "dataset": "x",
+                                    "metric": "top1", "value": 0.9, "seed": 0, "protocol_id": "p"})
+    assert main(["leaderboard", "--results", str(tmp_path), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert marker in out and "x/linear" in out and "column" not in out

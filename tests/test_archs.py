@@ -1,0 +1,45 @@
+"""Registered archs and ``--arch pkg.module:callable``: the backbone contract for each."""
+
+import pytest
+import torch
+
+from evalsuite.archs import build_backbone
+from evalsuite.cli import main
+from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import ARCHS, names
+from evalsuite.results import read_rows
+
+
+@pytest.mark.parametrize("arch", names(ARCHS))
+def test_every_registered_arch_gives_n_by_d_features(arch):
+    model = build_backbone(arch).eval()
+    side = 32 if model.small_input else 64
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, side, side))
+    assert out.shape == (2, model.num_features)
+    assert not any(k.startswith("fc.") for k in model.state_dict())
+
+
+def test_classifier_callable_loses_its_head():
+    model = build_backbone("tests.fixtures.custom_arch:classifier")
+    assert model.num_features == 6 and isinstance(model.fc, torch.nn.Identity)
+    assert model(torch.randn(3, 3, 8, 8)).shape == (3, 6)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("tests.fixtures.custom_arch:missing", "cannot import arch"),
+    ("no_such_module:f", "cannot import arch"),
+    ("tests.fixtures.custom_arch:not_a_module", "returned int, not an nn.Module"),
+])
+def test_bad_custom_arch_is_a_clear_error(spec, message):
+    with pytest.raises(EvalsuiteError, match=message):
+        build_backbone(spec)
+
+
+def test_custom_arch_checkpoint_evaluates(tmp_path):
+    torch.manual_seed(0)
+    torch.save(build_backbone("tests.fixtures.custom_arch:extractor").state_dict(), tmp_path / "x.pth")
+    assert main(["eval", str(tmp_path / "x.pth"), "--arch", "tests.fixtures.custom_arch:extractor", "--tasks", "knn",
+                 "--results", str(tmp_path / "r"), "--quiet"]) == 0
+    (row,) = read_rows(tmp_path / "r")
+    assert row["checkpoint"]["arch"] == "tests.fixtures.custom_arch:extractor" and row["value"] > 0.1
