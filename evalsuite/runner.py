@@ -167,7 +167,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
         feature_fn, transform_id = _feature_fn(model, info, spec, cache, device, dict(cfg.get("features", {})), req.quiet)
         for seed in req.seeds:
             ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,
-                              backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"))
+                              backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"),
+                              quiet=req.quiet)
             for task_name, task in tasks.items():
                 settings = settings_of(task)
                 pid = protocol_id(task_name, settings, spec.name, {"transform": transform_id})

@@ -49,6 +49,7 @@ class EvalContext:
     feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
     backbone_fn: Callable[[], nn.Module]
     work_dir: str = "."
+    quiet: bool = False  # no progress lines (long tasks print them on stderr otherwise)
     timings: dict = field(default_factory=dict)
     _features: dict = field(default_factory=dict)
 

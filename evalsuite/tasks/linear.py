@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from evalsuite.progress import progress
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import score
@@ -82,12 +83,14 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, wd: float | list[float], num_
 
 
 def sweep(train: Split, val: Split, grid: list[float], metric: str, num_classes: int, multilabel: bool,
-          device: torch.device, max_iter: int = 1000, grid_batch: int = 0) -> tuple[float, list[tuple[float, float]], tuple]:
+          device: torch.device, max_iter: int = 1000, grid_batch: int = 0,
+          desc: str | None = None) -> tuple[float, list[tuple[float, float]], tuple]:
     """Fit on train for every wd, score on val.
 
     ``grid_batch=0`` fits one wd at a time, strongest first, each warm-started from the last (best
     on a CPU); ``grid_batch=G`` solves G penalties jointly (best on a GPU). Returns the chosen wd
     (best val score; ties go to the stronger penalty), the (wd, score) curve and the chosen fit.
+    With ``desc``, progress lines go to stderr.
     """
     norm = Standardizer(train.features.to(device))
     xt, yt = norm(train.features.to(device)), train.targets.to(device)
@@ -95,13 +98,14 @@ def sweep(train: Split, val: Split, grid: list[float], metric: str, num_classes:
     ordered = sorted(grid, reverse=True)
     fits = []
     if grid_batch:
-        for i in range(0, len(ordered), grid_batch):
+        starts = range(0, len(ordered), grid_batch)
+        for i in progress(starts, len(starts), desc or "", quiet=desc is None):
             wds = ordered[i:i + grid_batch]
             w, b = fit_logistic(xt, yt, wds, num_classes, multilabel, max_iter=max_iter)
             fits.extend((wd, (w[j], b[j])) for j, wd in enumerate(wds))
     else:
         params = None
-        for wd in ordered:
+        for wd in progress(ordered, len(ordered), desc or "", quiet=desc is None):
             params = fit_logistic(xt, yt, wd, num_classes, multilabel, params, max_iter)
             fits.append((wd, params))
     curve, best = [], (-1.0, None, None)
@@ -145,7 +149,7 @@ class Linear:
         grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
         grid_batch = self.grid_batch or (len(grid) if device.type == "cuda" else 0)
         wd, curve, params = sweep(train, val, grid, spec.metric, n_classes, spec.multilabel, device, self.max_iter,
-                                  grid_batch)
+                                  grid_batch, desc=None if ctx.quiet else f"linear {spec.name} wd sweep")
         test_score = fit_and_score(concat(train, val), test, wd, spec.metric, n_classes, spec.multilabel, device,
                                    self.max_iter, init=params)
         val_best = max(s for _, s in curve)
