@@ -72,15 +72,31 @@ class Transformed(Dataset):
 
 @dataclass
 class FeatureKey:
+    """What cached features depend on; ``source`` is where the images were read from, so the same
+    dataset name under another ``--data-root`` never shares an entry."""
+
     checkpoint_sha256: str
     arch: str
     dataset: str
     split: str
     transform: str
     size: int
+    source: str = ""
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def source_of(dataset: Dataset) -> str:
+    """The folder a (possibly wrapped) torchvision-style dataset reads from, '' if it has none."""
+    for _ in range(4):
+        root = getattr(dataset, "root", None)
+        if root is not None:
+            return str(Path(root).resolve())
+        dataset = getattr(dataset, "dataset", None) or getattr(dataset, "base", None) or getattr(dataset, "detection", None)
+        if dataset is None:
+            break
+    return ""
 
 
 _STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -26,6 +26,7 @@ from evalsuite.features import (
     eval_transform,
     extract,
     extract_array,
+    source_of,
 )
 from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
@@ -117,7 +118,8 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
         if split in memo:
             return memo[split]
         dataset = spec.splits[split]
-        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset))
+        source = source_of(dataset)
+        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source)
         got = cache.get(key)
         if got is None:
             workers = cfg_features.get("num_workers", -1)
@@ -125,7 +127,7 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
                 workers = 0 if len(dataset) < 5000 else min(16, os.cpu_count() or 1)
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(f"{spec.name}|{split}|{transform_id}|{len(dataset)}", images, workers,
+            array = decoded.get_or_build(f"{spec.name}|{split}|{transform_id}|{len(dataset)}|{source}", images, workers,
                                          batch_size, f"decoding {spec.name}/{split}", quiet)
             if array is not None:
                 got = extract_array(model, array[0], array[1], device, batch_size, desc, quiet)

@@ -88,3 +88,22 @@ def test_real_cifar10_subset(tmp_path, shared_data):
                  "--tasks", "knn", "--results", str(results), "--quiet"]) == 0
     (row,) = read_rows(results)
     assert row["transform"] == "native32" and row["split"]["sizes"] == {"train": 24, "test": 24}
+
+
+def test_same_dataset_name_under_another_root_is_not_served_from_the_cache(tmp_path):
+    """Two CIFAR-10 trees of the same size in different --data-root folders: the second run must
+    read its own images, not the first one's cached features."""
+    for root, shade in (("a", 40), ("b", 220)):
+        for split in ("train", "test"):
+            for c in ("airplane", "frog"):
+                folder = tmp_path / root / "cifar10" / split / c
+                folder.mkdir(parents=True)
+                for i in range(3):
+                    Image.fromarray(np.full((32, 32, 3), shade if c == "frog" else 255 - shade, np.uint8)).save(folder / f"{i}.png")
+    for root in ("a", "b"):
+        results = tmp_path / f"res_{root}"
+        assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar10", "--data-root", str(tmp_path / root),
+                     "--tasks", "knn", "--results", str(results), "--quiet", "--cfg-options", "knn.ks=[1,2]", "knn.headline_k=1"]) == 0
+        assert len(read_rows(results)) == 1
+    cache = list((tmp_path / "cache" / "features").glob("*.pt"))
+    assert len(cache) == 4  # 2 roots x (train, test)
