@@ -7,11 +7,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
 
 from evalsuite.detection.data import build_detection_dataset
 from evalsuite.errors import EvalsuiteError
-from test_detection import CLASSES, write_voc
+from test_detection import CLASSES, ground_truth_metrics, write_voc
 
 CATEGORY_IDS = {"box": 7, "slab": 3}  # non-contiguous and out of name order, as real COCO ids are
 
@@ -49,23 +48,6 @@ def test_coco_json_loads_with_a_written_seeded_split(tmp_path):
 
 
 def test_coco_evaluator_scores_ground_truth_at_ap_100(tmp_path):
-    from detectron2.structures import Boxes, BoxMode, Instances
-
-    from evalsuite.detection.evaluate import box_metrics, build_evaluator, release
-
     ann, images = write_coco(tmp_path)
     spec = build_detection_dataset(f"coco:{ann}:{images}")
-    evaluator, name = build_evaluator(spec, tmp_path / "eval")
-    try:
-        evaluator.reset()
-        for r in spec.splits["test"]:
-            boxes = [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS) for a in r["annotations"]]
-            inst = Instances((r["height"], r["width"]))
-            inst.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32))
-            inst.scores = torch.ones(len(boxes))
-            inst.pred_classes = torch.tensor([a["category_id"] for a in r["annotations"]])
-            evaluator.process([{"image_id": r["image_id"]}], [{"instances": inst}])
-        metrics = box_metrics(evaluator.evaluate())
-    finally:
-        release(name)
-    assert metrics == pytest.approx({"AP": 1.0, "AP50": 1.0, "AP75": 1.0})
+    assert ground_truth_metrics(spec, tmp_path / "eval") == pytest.approx({"AP": 1.0, "AP50": 1.0, "AP75": 1.0})
