@@ -93,9 +93,16 @@ def build_task(name: str, cfg: Config):
 
 
 def default_label(info: LoadedCheckpoint) -> str:
+    """``--name`` when not given: the checkpoint's own label, else its recipe and epochs (every
+    ``evalsuite pretrain`` run writes a file called backbone.pth), else the file name."""
     if info.format == "random":
         return f"random-{info.arch}"
-    return info.meta.get("label") or Path(info.path).stem
+    if info.meta.get("label"):
+        return str(info.meta["label"])
+    if info.meta.get("recipe"):
+        epochs = info.meta.get("epochs")
+        return f"{info.meta['recipe']}-{epochs}ep" if epochs is not None else str(info.meta["recipe"])
+    return Path(info.path).stem
 
 
 def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:

@@ -91,6 +91,16 @@ def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
     assert len(_rows(tmp_path / "r")) == 1
 
 
+def test_pretrain_checkpoint_is_labelled_by_recipe_and_epochs(tmp_path):
+    from evalsuite.checkpoint import save_backbone
+
+    save_backbone(tmp_path / "backbone.pth", build_backbone("resnet_tiny").state_dict(), arch="resnet_tiny",
+                  recipe="simsiam_digits_tiny", epochs=20)
+    assert main(["eval", str(tmp_path / "backbone.pth"), "--results", str(tmp_path / "r"), "--tasks", "knn", "--quiet"]) == 0
+    (row,) = _rows(tmp_path / "r")
+    assert row["checkpoint"]["label"] == "simsiam_digits_tiny-20ep"
+
+
 def test_checkpoint_file_without_flags(tmp_path):
     from evalsuite.checkpoint import save_backbone
 
