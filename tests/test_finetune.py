@@ -19,6 +19,8 @@ from evalsuite.tasks import finetune as ft
 from evalsuite.tasks.base import EvalContext
 from evalsuite.tasks.linear import Linear
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.one_thread
+
 
 def colour_spec(per_class: int = 24, test_per_class: int = 12, size: int = 16, seed: int = 0) -> DatasetSpec:
     """Three classes of noisy 16 px images: mostly red, mostly green, mostly blue."""
@@ -115,10 +117,3 @@ def test_paper_recipe_has_the_protocol_grid():
     assert (task.steps, task.batch_size, task.momentum, task.nesterov, task.wd_over_lr) == (5000, 64, 0.9, True, True)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run faster on one thread, and far faster on a loaded 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -15,13 +15,7 @@ from evalsuite.tasks.base import EvalContext
 from evalsuite.tasks.linear_sgd import LinearSGD
 from evalsuite.tasks.linear_sgd_lars import LARS
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.one_thread
 
 
 def colour_spec(per_class: int = 16, size: int = 16) -> DatasetSpec:
