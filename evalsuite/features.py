@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
+from evalsuite.atomic import atomic_path
 from evalsuite.progress import progress
 
 #: ImageNet channel statistics, the normalisation every torchvision-style backbone was trained with.
@@ -182,22 +183,20 @@ class DecodedCache:
         first, _ = dataset[0]
         if len(dataset) * first.numel() > MAX_DECODED_BYTES:
             return None
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = images_path.with_name(f".{images_path.name}.{os.getpid()}.tmp.npy")
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(dataset), *first.shape))
-        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
-        targets, at = [], 0
-        for images, target in progress(loader, len(loader), desc, quiet):
-            array[at:at + len(images)] = images.numpy()
-            at += len(images)
-            targets.append(target)
-        array.flush()
-        del array
-        targets = torch.cat(targets)
-        tmp_t = targets_path.with_name(f".{targets_path.name}.{os.getpid()}.tmp")
-        torch.save(targets, tmp_t)
-        tmp_t.replace(targets_path)
-        tmp.replace(images_path)
+        # targets first: an images file without its targets is never trusted (see above)
+        with atomic_path(images_path) as tmp:
+            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(dataset), *first.shape))
+            loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+            targets, at = [], 0
+            for images, target in progress(loader, len(loader), desc, quiet):
+                array[at:at + len(images)] = images.numpy()
+                at += len(images)
+                targets.append(target)
+            array.flush()
+            del array
+            targets = torch.cat(targets)
+            with atomic_path(targets_path) as tmp_targets:
+                torch.save(targets, tmp_targets)
         return np.load(images_path, mmap_mode="r"), targets
 
 
@@ -226,8 +225,5 @@ class FeatureCache:
         return None
 
     def put(self, key: FeatureKey, features: torch.Tensor, targets: torch.Tensor) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"key": key.__dict__, "features": features, "targets": targets}, tmp)
-        tmp.replace(path)
+        with atomic_path(self.path(key)) as tmp:
+            torch.save({"key": key.__dict__, "features": features, "targets": targets}, tmp)

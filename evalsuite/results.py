@@ -11,9 +11,10 @@ import json
 import os
 import platform
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from evalsuite.atomic import atomic_path
 
 SCHEMA_VERSION = 1
 
@@ -53,19 +54,11 @@ def now() -> str:
 
 def write_row(path: str | Path, row: dict) -> Path:
     """Write ``row`` as JSON at ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(row, f, indent=1, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(row, f, indent=1, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
 
 
 def read_rows(results_dir: str | Path) -> list[dict]:
@@ -83,12 +76,3 @@ def read_rows(results_dir: str | Path) -> list[dict]:
             rows.append(row)
     return rows
 
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write a text file atomically (leaderboards, reports)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path

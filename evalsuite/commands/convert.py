@@ -23,11 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import pickle
-    import tempfile
     from pathlib import Path
 
+    from evalsuite.atomic import atomic_path
     from evalsuite.checkpoint import load_backbone
     from evalsuite.checkpoint.formats.detectron2 import to_detectron2
     from evalsuite.errors import one_of
@@ -39,14 +38,7 @@ def run(args: argparse.Namespace) -> int:
     obj = {"model": weights, "__author__": "evalsuite", "matching_heuristics": True,
            "evalsuite": {"source": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch}}
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        pickle.dump(obj, f)
     print(f"wrote {len(weights)} tensors ({info.arch}, detectron2 naming) to {out}")
     return 0

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalsuite.leaderboard import leaderboard
-    from evalsuite.results import write_text
+    from evalsuite.atomic import write_text
 
     text = leaderboard(args.results, args.baseline, args.format)
     if args.output:

@@ -8,23 +8,17 @@ results folder -> rows -> ``summarize`` (tables.py) -> ``figures`` (plots.py) ->
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.report.published import PUBLISHED_DIR, load_published
 from evalsuite.report.tables import Summary, summarize
-from evalsuite.results import read_rows, write_text
+from evalsuite.atomic import write_bytes, write_text
+from evalsuite.results import read_rows
 
 FORMATS = ("html", "md")
 
 __all__ = ["FORMATS", "PUBLISHED_DIR", "Summary", "make_report", "summarize"]
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def make_report(results_dir: str | Path, output: str | Path, baseline: str | None = None, fmt: str = "html",
@@ -54,6 +48,6 @@ def make_report(results_dir: str | Path, output: str | Path, baseline: str | Non
     written = []
     for name, (_, png) in figs.items():
         path = output.with_name(images[name][1])
-        _write_bytes(path, png)
+        write_bytes(path, png)
         written.append(path)
     return [write_text(output, text), *written]

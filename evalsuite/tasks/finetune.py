@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
+from evalsuite.atomic import atomic_path, write_text
 from evalsuite.features import normalize_batch
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput, settings_of
@@ -49,9 +49,8 @@ def weights_fingerprint(model: nn.Module) -> str:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class RunState:
@@ -62,10 +61,7 @@ class RunState:
         self.data = json.loads(self.path.read_text()) if self.path.is_file() else {"val": {}}
 
     def save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.replace(tmp, self.path)
+        write_text(self.path, json.dumps(self.data, indent=1))
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, targets: torch.Tensor,

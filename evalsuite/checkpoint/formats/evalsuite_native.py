@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from evalsuite.atomic import atomic_path
 from evalsuite.checkpoint.formats.common import as_tensor_dict
 from evalsuite.registry import FORMATS
 
@@ -36,9 +37,6 @@ def save_backbone(path: str | Path, state_dict: dict[str, torch.Tensor], **meta)
     ``meta`` should hold at least ``arch``; ``method``, ``epochs``, ``dataset``, ``recipe``
     and ``commit`` are read back by ``evalsuite inspect`` and land in result rows.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     payload = {"evalsuite": {"version": FORMAT_VERSION, **meta}, "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
