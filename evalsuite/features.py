@@ -87,6 +87,10 @@ class FeatureKey:
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:32]
 
+    def images_key(self) -> str:
+        """The part that decoded images depend on: everything but the checkpoint and arch."""
+        return json.dumps({k: v for k, v in self.__dict__.items() if k not in ("checkpoint_sha256", "arch")}, sort_keys=True)
+
 
 def source_of(dataset: Dataset) -> str:
     """The folder a (possibly wrapped) torchvision-style dataset reads from, '' if it has none."""

@@ -125,8 +125,7 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
         if split in memo:
             return memo[split]
         dataset = spec.splits[split]
-        source = source_of(dataset)
-        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source)
+        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset))
         got = cache.get(key)
         if got is None:
             workers = cfg_features.get("num_workers", -1)
@@ -134,8 +133,8 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
                 workers = 0 if len(dataset) < 5000 else min(16, os.cpu_count() or 1)
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(f"{spec.name}|{split}|{transform_id}|{len(dataset)}|{source}", images, workers,
-                                         batch_size, f"decoding {spec.name}/{split}", quiet)
+            array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
+                                         quiet)
             if array is not None:
                 got = extract_array(model, array[0], array[1], device, batch_size, desc, quiet)
             else:
