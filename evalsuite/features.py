@@ -187,8 +187,9 @@ class DecodedCache:
         first, _ = dataset[0]
         if len(dataset) * first.numel() > MAX_DECODED_BYTES:
             return None
-        # targets first: an images file without its targets is never trusted (see above)
-        with atomic_path(images_path) as tmp:
+        # fork_rng: a DataLoader draws its worker seed from the global RNG, and whether the
+        # cache was warm must not change what a seeded run does next.
+        with atomic_path(images_path) as tmp, torch.random.fork_rng(devices=[]):
             array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(dataset), *first.shape))
             loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
             targets, at = [], 0

@@ -41,3 +41,16 @@ def test_interrupted_decoding_leaves_no_cache_entry(tmp_path):
     assert list(cache.root.iterdir()) == []
     images, targets = cache.get_or_build("k", _BreaksAt(10, bad=-1), 0, 4, "decode", True)
     assert images.shape == (10, 3, 4, 4) and targets.tolist() == list(range(10))
+
+
+def test_decoding_leaves_the_global_rng_alone(tmp_path):
+    """A seeded run must do the same whether the decoded cache was cold or warm."""
+    cache = DecodedCache(tmp_path / "features")
+    draws = []
+    for _ in range(2):  # cold, then warm
+        torch.manual_seed(0)
+        cache.get_or_build("k", _BreaksAt(10, bad=-1), 0, 4, "decode", True)
+        draws.append(torch.rand(3))
+    torch.manual_seed(0)
+    torch.testing.assert_close(draws[0], torch.rand(3))
+    torch.testing.assert_close(draws[1], draws[0])

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-#: ImageNet channel statistics; the evaluation pipeline (``evalsuite.features``) uses the same.
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+from evalsuite.features import MEAN, STD  # ImageNet channel statistics, the same as evaluation
+
 #: Blur sigma range and kernel size of 10% of the image side (SimCLR, App. A).
 BLUR_SIGMA = (0.1, 2.0)
 #: Rec. 601 luma weights, torchvision's ``rgb_to_grayscale``.

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms import v2 as T
 
 from evalsuite.datasets import build_dataset
 from evalsuite.datasets.base import DatasetSpec
+from evalsuite.errors import EvalsuiteError
+from evalsuite.features import DecodedCache, FeatureKey, Transformed, source_of
 from evalsuite.pretrain.dist import world
 
 
@@ -59,12 +62,17 @@ class TensorBatches:
             yield {"inputs": self.images.index_select(0, idx), "labels": self.labels.index_select(0, idx.to(self.labels.device))}
 
 
+def _square(size: int) -> T.Compose:
+    """PIL image -> (3, size, size) uint8; nothing random happens in workers."""
+    return T.Compose([T.PILToTensor(), T.Resize(size, antialias=True), T.CenterCrop(size)])
+
+
 class _UInt8(Dataset):
-    """Decode and resize to a fixed square uint8 tensor; nothing random happens in workers."""
+    """Decode and resize to a fixed square uint8 tensor, as a batch dict for the streaming loader."""
 
     def __init__(self, base: Dataset, size: int) -> None:
         self.base = base
-        self.transform = T.Compose([T.PILToTensor(), T.Resize(size, antialias=True), T.CenterCrop(size)])
+        self.transform = _square(size)
 
     def __len__(self) -> int:
         return len(self.base)
@@ -82,13 +90,18 @@ def store_size(spec: DatasetSpec, cfg: dict) -> int:
 
 
 def decode_split(spec: DatasetSpec, split: str, size: int, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode a whole split to (N, 3, size, size) uint8 and (N,) labels with a worker pool."""
-    loader = DataLoader(_UInt8(spec.splits[split], size), batch_size=512, num_workers=workers)
-    images, labels = [], []
-    for batch in loader:
-        images.append(batch["inputs"])
-        labels.append(batch["labels"])
-    return torch.cat(images), torch.cat(labels)
+    """A whole split as (N, 3, size, size) uint8 and (N,) labels, decoded once by a worker pool into
+    the evaluation's decoded-image cache (``evalsuite.features.DecodedCache``), so later runs on the
+    same split skip the decode."""
+    base = spec.splits[split]
+    key = FeatureKey("", "", spec.name, split, f"square{size}", len(base), source_of(base)).images_key()
+    got = DecodedCache().get_or_build(key, Transformed(base, _square(size)), workers, 512,
+                                      f"decoding {spec.name}/{split}", quiet=True)
+    if got is None:
+        raise EvalsuiteError(f"dataset {spec.name!r} {split} at {size} px is too large to hold in memory; "
+                             "set data.in_memory=False to stream it")
+    images, labels = got
+    return torch.from_numpy(np.array(images)), labels.long()
 
 
 def default_workers() -> int:
