@@ -1,7 +1,7 @@
 """Synchronised BatchNorm as a recipe option (``sync_bn=True``), on GPUs and on CPU (gloo).
 
 torch's ``SyncBatchNorm`` only runs on accelerators, so on CPU the statistics are all-reduced
-here with autograd (``torch.distributed.nn.all_reduce``); that is what lets the two-process
+here with autograd (``dist.all_reduce_with_grad``); that is what lets the two-process
 CPU test match one process on the same global batch exactly.
 """
 
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalsuite.pretrain.dist import world
+from evalsuite.pretrain.dist import all_reduce_with_grad, world
 
 
 class GlobalBatchNorm(nn.BatchNorm1d):
@@ -21,12 +21,10 @@ class GlobalBatchNorm(nn.BatchNorm1d):
         _, size = world()
         if not self.training or size == 1:
             return _plain_bn(self, x)
-        from torch.distributed.nn.functional import all_reduce
-
         dims = [0] + list(range(2, x.dim()))
         count = torch.tensor(float(x.numel() // x.shape[1]), device=x.device)
         stats = torch.cat([x.sum(dims), (x * x).sum(dims), count.view(1)])  # (2C + 1,)
-        stats = all_reduce(stats)
+        stats = all_reduce_with_grad(stats)
         c, n = x.shape[1], stats[-1]
         mean, var = stats[:c] / n, stats[c:2 * c] / n - (stats[:c] / n) ** 2
         with torch.no_grad():

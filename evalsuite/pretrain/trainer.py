@@ -175,8 +175,14 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
 
 @contextmanager
 def own_checkpoints_trusted(work_dir: str):
-    """Let mmengine unpickle resume checkpoints under ``work_dir`` (this trainer's own files, which
-    hold the message hub and config objects); every other ``torch.load`` keeps weights_only=True."""
+    """Let mmengine unpickle resume checkpoints under ``work_dir`` (this trainer's own files);
+    every other ``torch.load`` keeps weights_only=True.
+
+    Registering safe globals instead was tried: mmengine 0.10.7's message hub pickles its
+    ``HistoryBuffer`` statistics as bound methods, so a resume file needs ``builtins.getattr``
+    besides numpy's reconstructors, and allow-listing ``getattr`` process-wide would let any
+    untrusted checkpoint walk attributes to arbitrary callables. Trusting only this run's own
+    directory is the narrower opening."""
     original, root = torch.load, Path(work_dir).resolve()
 
     def load(f, *args, **kwargs):
