@@ -3,6 +3,11 @@
 For each method, images/s (one image = one sample, two views) of
   trainer:    ``evalsuite pretrain`` itself (Runner, lean loop, device augmentation), the best
               epoch after the first (compile and cuDNN warm-up excluded);
+  augmented:  a plain loop over the trainer's own in-memory uint8 batches and device augmentation
+              (the model's data preprocessor), then the same step: the trainer minus mmengine's
+              Runner, so trainer / augmented is the Runner's cost and augmented / ceiling the
+              augmentation's;
+  augment:    the data preprocessor alone (both views), no model;
   ceiling:    the same model's forward + backward + step on ready normalised views already on
               the device (no augmentation, no data movement);
   dataloader: the usual recipe: torchvision transforms on PIL images in a DataLoader with one
@@ -31,9 +36,11 @@ from torchvision.transforms import v2 as T
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evalsuite.atomic import write_text  # noqa: E402
 from evalsuite.cliopts import parse_cfg_options  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
 from evalsuite.pretrain.augment import MEAN, STD, ViewSpec  # noqa: E402
+from evalsuite.pretrain.data import build_train_data  # noqa: E402
 from evalsuite.pretrain.trainer import build_model, build_runner, load_recipe, train  # noqa: E402
 
 METHODS = ("simsiam", "byol", "simclr", "nnclr")
@@ -80,6 +87,51 @@ def ceiling(cfg, device, steps: int, warmup: int) -> float:
             yield views
 
     return _timed(_step_fn(model, device), forever(), steps, warmup, b, device)
+
+
+def _train_batches(cfg, device):
+    loader, spec, in_memory = build_train_data(dict(cfg.data), cfg.batch_size, device, cfg.get("seed", 0))
+    if not in_memory:
+        raise SystemExit(f"recipe {cfg.recipe_name} streams its data; the augmented loop needs data.in_memory=True")
+
+    def forever():
+        epoch = 0
+        while True:
+            loader.sampler.set_epoch(epoch)
+            yield from loader
+            epoch += 1
+
+    return forever(), len(spec.classes)
+
+
+def augmented(cfg, device, steps: int, warmup: int) -> tuple[float, float]:
+    """(img/s of augmentation + step in a plain loop, img/s of the augmentation alone)."""
+    batches, classes = _train_batches(cfg, device)
+    model = build_model(cfg, classes, device).train()
+    step = _step_fn(model, device)
+    pre = model.data_preprocessor
+    full = _timed(lambda b: step(pre(b, True)["inputs"]), batches, steps, warmup, cfg.batch_size, device)
+    alone = _timed(lambda b: pre(b, True), batches, steps, warmup, cfg.batch_size, device)
+    return full, alone
+
+
+def profile(cfg, device, steps: int, warmup: int, out: Path) -> None:
+    """torch.profiler over ``steps`` augmented steps: the top ops by self time, written to ``out``."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    batches, classes = _train_batches(cfg, device)
+    model = build_model(cfg, classes, device).train()
+    step, pre = _step_fn(model, device), model.data_preprocessor
+    for _ in range(warmup):
+        step(pre(next(batches), True)["inputs"])
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(steps):
+            step(pre(next(batches), True)["inputs"])
+        _sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    write_text(out, prof.key_averages().table(sort_by=key, row_limit=40))
 
 
 def _tv_view(spec: ViewSpec) -> T.Compose:
@@ -147,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--work-dir", default="work_dirs/bench_pretrain")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--profile", type=Path, help="also write a torch.profiler table per method into this folder")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -156,18 +209,23 @@ def main(argv: list[str] | None = None) -> int:
         recipe = f"{method}_{args.recipe_suffix}"
         cfg = load_recipe(recipe, options)
         ceil = ceiling(cfg, device, args.steps, args.warmup)
+        aug_loop, aug_only = augmented(cfg, device, args.steps, args.warmup)
         loader = dataloader_recipe(cfg, device, args.steps, args.warmup, args.workers)
         real, detail = trainer(recipe, options, device, args.epochs, str(Path(args.work_dir) / method))
         row = {"method": method, "recipe": recipe, "device": str(device), "batch": cfg.batch_size,
                "compile": bool(cfg.get("compile")), "trainer_img_s": round(real, 1), "ceiling_img_s": round(ceil, 1),
-               "dataloader_img_s": round(loader, 1), "trainer_vs_ceiling": round(real / ceil, 3),
+               "dataloader_img_s": round(loader, 1), "augmented_loop_img_s": round(aug_loop, 1),
+               "augment_only_img_s": round(aug_only, 1), "trainer_vs_ceiling": round(real / ceil, 3),
+               "trainer_vs_augmented_loop": round(real / aug_loop, 3), "augmented_loop_vs_ceiling": round(aug_loop / ceil, 3),
                "trainer_vs_dataloader": round(real / loader, 2), "trainer_detail": detail}
         rows.append(row)
-        print(f"{method:8s} trainer {real:9.1f} img/s | ceiling {ceil:9.1f} ({real / ceil:.2f}x) | "
+        if args.profile:
+            profile(cfg, device, args.steps, args.warmup, args.profile / f"{method}.txt")
+        print(f"{method:8s} trainer {real:9.1f} img/s | augmented loop {aug_loop:9.1f} ({real / aug_loop:.2f}x) | "
+              f"augment alone {aug_only:9.1f} | ceiling {ceil:9.1f} ({real / ceil:.2f}x) | "
               f"dataloader ({args.workers} workers) {loader:9.1f} ({real / loader:.2f}x)", flush=True)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+        write_text(Path(args.out), json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1))
     return 0
 
 

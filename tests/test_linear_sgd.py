@@ -13,7 +13,6 @@ from evalsuite.datasets.digits import ArrayImages
 from evalsuite.runner import REPO_ROOT, build_task, load_suite
 from evalsuite.tasks.base import EvalContext
 from evalsuite.tasks.linear_sgd import LinearSGD
-from evalsuite.tasks.linear_sgd_lars import LARS
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.one_thread
 
@@ -73,15 +72,6 @@ def test_guard_catches_a_backbone_that_changed():
     torch.manual_seed(0)
     with pytest.raises(RuntimeError, match="changed .* frozen backbone tensor"):
         LinearSGD(**{**FAST, "epochs": 1}).run(ctx_for(TrainModeBackbone()))
-
-
-def test_lars_trust_ratio_by_hand():
-    w = nn.Parameter(torch.tensor([[3.0, 4.0]]))  # ||w|| = 5
-    b = nn.Parameter(torch.tensor([1.0]))
-    w.grad, b.grad = torch.tensor([[0.6, 0.8]]), torch.tensor([0.5])  # ||g|| = 1
-    LARS([w, b], lr=1.0, momentum=0.0, weight_decay=0.0, eta=0.001).step()
-    assert torch.allclose(w.detach(), torch.tensor([[3.0 - 0.003, 4.0 - 0.004]]))  # g x 0.001 x 5 / 1
-    assert torch.allclose(b.detach(), torch.tensor([0.5]))  # biases: plain SGD step
 
 
 def test_schedules_and_recipes():

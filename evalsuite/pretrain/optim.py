@@ -1,5 +1,6 @@
-"""Optimisation pieces the methods need and mmengine lacks: LARS, bf16 autocast without a
-loss scaler, per-method parameter groups and cosine decay that leaves fixed-lr groups alone."""
+"""Optimisation pieces the methods need and mmengine lacks: LARS (``evalsuite/lars.py``, registered
+here), bf16 autocast without a loss scaler, per-method parameter groups and cosine decay that
+leaves fixed-lr groups alone."""
 
 from __future__ import annotations
 
@@ -10,36 +11,9 @@ from mmengine.optim import CosineAnnealingLR, DefaultOptimWrapperConstructor, Li
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS, PARAM_SCHEDULERS
 from torch import nn
 
+from evalsuite.lars import LARS
 
-@OPTIMIZERS.register_module()
-class LARS(torch.optim.Optimizer):
-    """SGD with momentum and layer-wise adaptive rate scaling (You et al. 2017, Alg. 1).
-
-    Used by SimCLR (Chen et al. 2020, Sec. 2) and BYOL (Grill et al. 2020, App. C); groups with
-    ``lars_exclude=True`` (biases and BN parameters) get neither weight decay nor adaptation, as
-    in both papers. The trust ratio is computed on the device (no host sync).
-    """
-
-    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.001):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, lars_exclude=False))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if not group["lars_exclude"]:
-                    g = g.add(p, alpha=group["weight_decay"])
-                    w_norm, g_norm = p.norm(), g.norm()
-                    trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm))
-                    g = g * trust
-                buf = self.state[p].get("momentum_buffer")
-                if buf is None:
-                    buf = self.state[p]["momentum_buffer"] = torch.zeros_like(p)
-                buf.mul_(group["momentum"]).add_(g)
-                p.add_(buf, alpha=-group["lr"])
+OPTIMIZERS.register_module(module=LARS)
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -22,7 +22,7 @@ from evalsuite.features import normalize_batch
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import autocast, cosine, epoch_loader, evaluate, train_transform
-from evalsuite.tasks.linear_sgd_lars import LARS
+from evalsuite.lars import LARS
 
 OPTIMIZERS = ("sgd", "lars")
 SCHEDULES = ("cosine", "step")
