@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalsuite.cliopts import parse_cfg_options  # noqa: E402
-from evalsuite.results import read_rows, write_text  # noqa: E402
+from evalsuite.atomic import write_text  # noqa: E402
+from evalsuite.results import read_rows  # noqa: E402
 from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
 
 # ../shared beside the checkout (developers, CI) or shared/ inside it (the GPU machine's copy).
