@@ -28,6 +28,7 @@ from evalsuite.features import (
     extract_array,
     source_of,
 )
+from evalsuite.launch import init_distributed, local_device, world
 from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
 from evalsuite.tasks.base import EvalContext, settings_of
@@ -54,6 +55,7 @@ class EvalRequest:
     cfg_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
     quiet: bool = False
+    launcher: str = "none"  # 'pytorch' (torchrun) or 'slurm': tasks that train across processes (detection)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -159,13 +161,26 @@ def _build_spec(tasks: dict, dataset_name: str, req: EvalRequest):
     return build_dataset(dataset_name, req.data_root, req.download)
 
 
+def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> torch.device:
+    """Join the launcher's process group; this process's device (its local GPU under NCCL)."""
+    if req.launcher == "none":
+        return device
+    single = sorted(name for name, task in tasks.items() if not getattr(task, "distributed", False))
+    if single:
+        raise EvalsuiteError(f"--launcher {req.launcher} runs only tasks that train across processes (detection); "
+                             f"run {', '.join(single)} without a launcher")
+    init_distributed(req.launcher, device.type == "cuda")
+    return local_device(device.type == "cuda")
+
+
 def evaluate(req: EvalRequest) -> list[Path]:
     """Run every (dataset, task, seed) of the request; return the result files written."""
     cfg = load_suite(req.suite, req.cfg_options)
     task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
     dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
     tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
-    device = resolve_device(req.device)
+    device = _distributed_device(req, tasks, resolve_device(req.device))
+    rank = world()[0]
     model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=req.seeds[0])
     label = req.name or default_label(info)
     cache = FeatureCache(req.cache_dir)
@@ -198,6 +213,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),
                 }
+                if rank != 0:  # every process trained and scored; the first one writes the row
+                    continue
                 written.append(write_row(path, row))
                 if not req.quiet:
                     print(f"{label} {spec.name} {task_name} seed={seed}: {out.metric} = {out.value:.4f}", flush=True)

@@ -28,9 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="feature cache folder (default $EVALSUITE_CACHE or ~/.cache/evalsuite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
+    p.add_argument("--launcher", default="none", help="none, pytorch (torchrun) or slurm: detection across processes/GPUs")
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalsuite.launch import world
     from evalsuite.runner import EvalRequest, evaluate
 
     seeds = int_list(args.seeds) if args.seeds else [args.seed if args.seed is not None else 0]
@@ -40,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         results_dir=args.results, name=args.name, seeds=seeds, device=args.device,
         trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing,
         cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
+        launcher=args.launcher,
     )
     written = evaluate(req)
-    print(f"wrote {len(written)} result row(s) to {args.results}")
+    if world()[0] == 0:
+        print(f"wrote {len(written)} result row(s) to {args.results}")
     return 0

@@ -50,13 +50,16 @@ def _register_extra_norm_head() -> None:
     ROI_HEADS_REGISTRY.register(ExtraNorm)
 
 
-def effective_norm(norm: str) -> str:
-    """SyncBN needs a process group; on one process it is plain BN (the same statistics)."""
-    import torch.distributed as dist
+def effective_norm(norm: str, device: str) -> str:
+    """SyncBN needs a process group: on one process it is plain BN (the same statistics); across
+    CPU processes (gloo) detectron2's all-reduce version, since torch's SyncBatchNorm is GPU-only."""
+    from evalsuite.launch import world
 
-    if norm == "SyncBN" and not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+    if norm != "SyncBN":
+        return norm
+    if world()[1] == 1:
         return "BN"
-    return norm
+    return "SyncBN" if device.startswith("cuda") else "naiveSyncBN"
 
 
 def build_cfg(task, depth: int, num_classes: int, device: str, seed: int, out_dir: str):
@@ -69,13 +72,13 @@ def build_cfg(task, depth: int, num_classes: int, device: str, seed: int, out_di
         raise EvalsuiteError(f"the C4 box head is a ResNet-50-style res5 stage; a ResNet-{depth} backbone needs meta_arch='FPN'")
     cfg = get_cfg()
     cfg.merge_from_file(model_zoo.get_config_file(f"Base-RCNN-{task.meta_arch}.yaml"))
-    norm = effective_norm(task.norm)
+    norm = effective_norm(task.norm, device)
     m = cfg.MODEL
     m.DEVICE, m.WEIGHTS, m.MASK_ON = device, "", False
     m.RESNETS.DEPTH, m.RESNETS.NORM, m.RESNETS.STRIDE_IN_1X1 = depth, norm, False
     m.RESNETS.RES2_OUT_CHANNELS = 64 if depth < 50 else 256
     m.BACKBONE.FREEZE_AT = task.freeze_at
-    m.FPN.NORM = effective_norm(task.fpn_norm)
+    m.FPN.NORM = effective_norm(task.fpn_norm, device)
     m.ROI_HEADS.NUM_CLASSES = num_classes
     m.ROI_HEADS.BATCH_SIZE_PER_IMAGE = task.roi_batch_size_per_image
     if task.meta_arch == "C4" and task.res5_extra_norm:

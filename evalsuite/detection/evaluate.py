@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evalsuite.detection import require_detectron2
 from evalsuite.detection.data import DetectionSpec
+from evalsuite.launch import world
 
 
 def write_voc_truth(records: list[dict], classes: list[str], folder: Path, split: str = "test") -> Path:
@@ -54,12 +55,14 @@ def build_evaluator(spec: DetectionSpec, out_dir: Path, fast_coco_eval: bool = F
     if spec.evaluator == "voc":
         from detectron2.evaluation import PascalVOCDetectionEvaluator
 
-        folder = write_voc_truth(records, spec.classes, out_dir / "voc_truth")
+        folder = out_dir / "voc_truth"
+        if world()[0] == 0:  # only the first process scores (the evaluator gathers predictions there)
+            write_voc_truth(records, spec.classes, folder)
         meta.set(dirname=str(folder), split="test", year=spec.voc_year)
         return PascalVOCDetectionEvaluator(name), name
     from detectron2.evaluation import COCOEvaluator
 
-    return COCOEvaluator(name, tasks=("bbox",), distributed=False, output_dir=str(out_dir),
+    return COCOEvaluator(name, tasks=("bbox",), distributed=True, output_dir=str(out_dir),
                          use_fast_impl=fast_coco_eval), name
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from evalsuite.launch import world
 
-def world() -> tuple[int, int]:
-    """(rank, world_size); (0, 1) outside ``torch.distributed``."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+
 
 
 class _GatherWithGrad(torch.autograd.Function):

@@ -25,6 +25,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.launch import init_distributed
 from evalsuite.pretrain import hooks as _hooks  # noqa: F401  (registers the hook)
 from evalsuite.pretrain.data import build_train_data, decode_split, default_workers, store_size
 from evalsuite.pretrain.dist import world
@@ -36,7 +37,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
 #: (Sec. 4 / App. A), SimCLR (App. B.1, LARS) and BYOL (App. C) use it.
 LR_REFERENCE_BATCH = 256
-LAUNCHERS = ("none", "pytorch", "slurm")
 
 
 def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:
@@ -59,21 +59,6 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def _init_distributed(launcher: str, cuda: bool) -> None:
-    if launcher not in LAUNCHERS:
-        raise EvalsuiteError(f"unknown launcher {launcher!r}; valid launchers are: {', '.join(LAUNCHERS)}")
-    if launcher == "none" or torch.distributed.is_initialized():
-        return
-    if cuda:
-        from mmengine.dist import init_dist
-
-        init_dist(launcher, backend="nccl")
-    elif launcher == "pytorch":  # mmengine's init_dist assumes a GPU per process; CPU runs use gloo
-        torch.distributed.init_process_group(backend="gloo")
-    else:
-        raise EvalsuiteError(f"launcher {launcher!r} needs CUDA GPUs; on CPU use --launcher pytorch (torchrun)")
 
 
 def build_model(cfg: Config, num_classes: int, device: torch.device):
@@ -139,7 +124,7 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
                  device: str | None = None) -> tuple[Runner, PretrainMonitorHook]:
     """Everything a run needs, built; ``runner.train()`` starts it."""
     cuda = torch.cuda.is_available() and device != "cpu"
-    _init_distributed(launcher, cuda)
+    init_distributed(launcher, cuda)
     dev = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
     rank, size = world()
     if cfg.batch_size % size:

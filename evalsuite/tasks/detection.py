@@ -36,7 +36,8 @@ class Detection:
         meta_arch: 'C4' (res5 in the box head) or 'FPN' (Lin et al. 2017).
         depth: the ResNet depth the recipe is for (18, 50, ...); 0 accepts any backbone.
         res5_extra_norm: C4 only, a norm after res5 (MoCo App. A.2).
-        norm, fpn_norm: 'SyncBN' (BN on one process), 'BN', 'FrozenBN', 'GN' or '' (none).
+        norm, fpn_norm: 'SyncBN' (BN on one process; torch's SyncBatchNorm across GPUs, detectron2's
+            NaiveSyncBatchNorm across CPU processes), 'BN', 'FrozenBN', 'GN' or '' (none).
         freeze_at: stages kept frozen (0: all trained, MoCo App. A.2).
         max_iter, batch_size, base_lr, steps, warmup_iters, warmup_factor, weight_decay: SGD
             schedule (MoCo VOC: 24000, 16, 0.02, (18000, 22000), 100, 1e-3, 1e-4).
@@ -51,6 +52,7 @@ class Detection:
     """
 
     data_kind: ClassVar[str] = "detection"  # the runner builds detection datasets for this task
+    distributed: ClassVar[bool] = True  # trains across the processes of --launcher (DDP, SyncBN)
 
     meta_arch: str = "C4"
     depth: int = 0
@@ -90,8 +92,12 @@ class Detection:
         from evalsuite.detection.convert import load_trunk, resnet_depth
         from evalsuite.detection.evaluate import box_metrics, build_evaluator, release
         from evalsuite.detection.train import _loaders, detection_dir, run_inference, train_model
+        from evalsuite.launch import world
 
         check_supported(self)
+        if self.batch_size % world()[1]:
+            raise EvalsuiteError(f"detection.batch_size {self.batch_size} does not split over {world()[1]} processes; "
+                                 f"give a multiple of {world()[1]}")
         spec = ctx.spec
         backbone = ctx.backbone()
         depth = resnet_depth(backbone)
@@ -108,9 +114,11 @@ class Detection:
         timing = train_model(model, cfg, train_loader, self.amp, self.precise_bn_iters)
         evaluator, name = build_evaluator(spec, out_dir, self.fast_coco_eval)
         try:
-            results, infer_s = run_inference(model, test_loader, evaluator)
+            results, infer_s = run_inference(model, test_loader, evaluator)  # gathered on the first process
         finally:
             release(name)
+        if world()[0] != 0:
+            return TaskOutput(metric="AP", value=float("nan"))  # the first process writes the row
         metrics = box_metrics(copy.deepcopy(results))
         ctx.timings.update(train_s=timing.pop("train_s"), inference_s=infer_s)
         return TaskOutput(
