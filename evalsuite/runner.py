@@ -96,14 +96,18 @@ def build_task(name: str, cfg: Config):
 
 def default_label(info: LoadedCheckpoint) -> str:
     """``--name`` when not given: the checkpoint's own label, else its recipe and epochs (every
-    ``evalsuite pretrain`` run writes a file called backbone.pth), else the file name."""
+    ``evalsuite pretrain`` run writes a file called backbone.pth), plus the arch when the recipe's
+    name does not say it (``--cfg-options method.arch=...``), else the file name."""
     if info.format == "random":
         return f"random-{info.arch}"
     if info.meta.get("label"):
         return str(info.meta["label"])
-    if info.meta.get("recipe"):
+    recipe = info.meta.get("recipe")
+    if recipe:
         epochs = info.meta.get("epochs")
-        return f"{info.meta['recipe']}-{epochs}ep" if epochs is not None else str(info.meta["recipe"])
+        label = f"{recipe}-{epochs}ep" if epochs is not None else str(recipe)
+        model = str(info.arch).rsplit("_", 1)[-1]  # cifar_resnet18 -> resnet18, resnet_tiny -> tiny
+        return label if model in str(recipe) else f"{label}-{info.arch}"
     return Path(info.path).stem
 
 

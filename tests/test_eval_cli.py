@@ -99,6 +99,13 @@ def test_pretrain_checkpoint_is_labelled_by_recipe_and_epochs(tmp_path):
     assert main(["eval", str(tmp_path / "backbone.pth"), "--results", str(tmp_path / "r"), "--tasks", "knn", "--quiet"]) == 0
     (row,) = _rows(tmp_path / "r")
     assert row["checkpoint"]["label"] == "simsiam_digits_tiny-20ep"
+    # a recipe run with another arch (--cfg-options method.arch=...) says so in its label
+    save_backbone(tmp_path / "other" / "backbone.pth", build_backbone("resnet_tiny").state_dict(), arch="resnet_tiny",
+                  recipe="simsiam_cifar10_resnet18", epochs=1)
+    assert main(["eval", str(tmp_path / "other" / "backbone.pth"), "--results", str(tmp_path / "r2"), "--tasks", "knn",
+                 "--quiet"]) == 0
+    (row,) = _rows(tmp_path / "r2")
+    assert row["checkpoint"]["label"] == "simsiam_cifar10_resnet18-1ep-resnet_tiny"
 
 
 def test_checkpoint_file_without_flags(tmp_path):
