@@ -68,3 +68,6 @@ def test_launcher_refuses_tasks_that_do_not_train_across_processes(tmp_path):
     with pytest.raises(EvalsuiteError, match="run knn without a launcher"):
         evaluate(req)
     assert not torch.distributed.is_initialized() and list(tmp_path.iterdir()) == []
+    req.launcher = "mpi"
+    with pytest.raises(EvalsuiteError, match="unknown launcher 'mpi'; valid launchers are: none, pytorch, slurm"):
+        evaluate(req)
