@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -31,10 +33,10 @@ def colour_spec(per_class: int = 16, size: int = 16) -> DatasetSpec:
                        classes=["red", "green", "blue"], native_size=size)
 
 
-def ctx_for(model: nn.Module) -> EvalContext:
+def ctx_for(model: nn.Module, work_dir: Path | None = None) -> EvalContext:
     """The task gets this very module (not a copy), so the test sees what training did to it."""
     return EvalContext(spec=colour_spec(), seed=0, device=torch.device("cpu"), feature_fn=None,
-                       backbone_fn=lambda: model)
+                       backbone_fn=lambda: model, work_dir=str(work_dir or Path.cwd()))
 
 
 FAST = dict(epochs=3, batch_size=16, lr=1.0, num_workers=0)
@@ -88,3 +90,32 @@ def test_schedules_and_recipes():
     assert cifar.schedule == "cosine"
     with pytest.raises(ValueError, match="valid optimizers are: sgd, lars"):
         LinearSGD(optimizer="adam")
+
+
+def test_interrupted_run_resumes_exactly(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = resnet_tiny()
+    task = LinearSGD(**{**FAST, "epochs": 4})
+    reference = task.run(ctx_for(model, tmp_path / "ref"))
+    assert not (tmp_path / "ref" / "linear_sgd").exists()  # removed once the test score exists
+
+    real_epoch, calls = LinearSGD.train_epoch, []
+
+    def killed_in_epoch_3(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_epoch(self, *args)
+
+    monkeypatch.setattr(LinearSGD, "train_epoch", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        task.run(ctx_for(model, tmp_path / "run"))
+    assert len(list((tmp_path / "run" / "linear_sgd").glob("*/head.pt"))) == 1
+
+    calls.clear()
+    monkeypatch.setattr(LinearSGD, "train_epoch", lambda self, *a: calls.append(1) or real_epoch(self, *a))
+    resumed = task.run(ctx_for(model, tmp_path / "run"))
+    assert len(calls) == 2  # epochs 3 and 4 only
+    assert resumed.extra["train_loss_per_epoch"] == reference.extra["train_loss_per_epoch"]
+    assert resumed.value == reference.value
+    assert not (tmp_path / "run" / "linear_sgd").exists()

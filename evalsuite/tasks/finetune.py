@@ -16,9 +16,7 @@ is removed once the test score exists.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,29 +26,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
-from evalsuite.atomic import atomic_path, write_text
+from evalsuite.atomic import write_text
 from evalsuite.features import normalize_batch
 from evalsuite.registry import TASKS
-from evalsuite.tasks.base import EvalContext, TaskOutput, settings_of
+from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import autocast, cosine, evaluate, stream_loader, train_transform, train_val_split
+from evalsuite.tasks.resume import atomic_save, finish, load_snapshot, weights_fingerprint, work_folder
 
 
 #: Settings that do not change the numbers: a resumed run may use other values.
 _NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
-
-
-def weights_fingerprint(model: nn.Module) -> str:
-    """sha256 of every parameter and buffer: identifies the checkpoint without its path."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def _atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 class RunState:
@@ -114,17 +99,11 @@ class Finetune:
     def grid(self) -> list[tuple[float, float]]:
         return [(lr, wd) for lr in self.lrs for wd in self.wds]
 
-    def work_folder(self, ctx: EvalContext, fingerprint: str) -> Path:
-        protocol = {k: v for k, v in settings_of(self).items() if k not in _NOT_PROTOCOL}
-        blob = json.dumps({"weights": fingerprint, "dataset": ctx.spec.name, "sizes": ctx.spec.sizes,
-                           "seed": ctx.seed, "settings": protocol}, sort_keys=True, default=str)
-        return Path(ctx.work_dir) / "finetune" / hashlib.sha256(blob.encode()).hexdigest()[:16]
-
     def run(self, ctx: EvalContext) -> TaskOutput:
         spec = ctx.spec
         probe = ctx.backbone()
         small_input = bool(getattr(probe, "small_input", False))
-        folder = self.work_folder(ctx, weights_fingerprint(probe))
+        folder = work_folder(ctx, "finetune", self, weights_fingerprint(probe), _NOT_PROTOCOL)
         del probe
         train, val, split_info = train_val_split(spec, ctx.seed)
         state = RunState(folder)
@@ -145,7 +124,7 @@ class Finetune:
             state.data["final_train_s"] = round(time.perf_counter() - start, 3)
             state.save()
         test_score = state.data["test"]
-        shutil.rmtree(folder, ignore_errors=True)
+        finish(folder)
         return TaskOutput(
             metric=spec.metric, value=test_score,
             metrics={spec.metric: test_score, f"val_{spec.metric}": best_val},
@@ -172,7 +151,7 @@ class Finetune:
         opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=self.momentum, nesterov=self.nesterov,
                               weight_decay=self.decay(lr, wd))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, self.steps))
-        blob = torch.load(snapshot, map_location=device, weights_only=True) if snapshot.is_file() else None
+        blob = load_snapshot(snapshot, device)
         if blob is not None:
             net.load_state_dict(blob["net"])
             opt.load_state_dict(blob["opt"])
@@ -189,8 +168,7 @@ class Finetune:
             sched.step()
             step += 1
             if step % self.save_every == 0 and step < self.steps:
-                snapshot.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                               "step": step, "rng": torch.get_rng_state()}, snapshot)
         snapshot.unlink(missing_ok=True)
         return net

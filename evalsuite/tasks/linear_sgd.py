@@ -8,6 +8,11 @@ crop and a flip, test images a resize and centre crop. Nothing is tuned on valid
 head trains on the whole train split and is scored once on test. At the end every backbone
 parameter and buffer is compared bit for bit with its value before training (the guard of
 SimSiam's ``main_lincls.py``), and a difference is an error.
+
+Runs resume: after every ``save_every`` epochs the head, the optimizer and the losses so far are
+kept under ``ctx.work_dir/linear_sgd/<key>/`` (key: backbone weights, dataset, seed, settings);
+each epoch's data order and augmentation are seeded by (seed, epoch), so a resumed run ends with
+the head an uninterrupted one would have. The folder is removed once the test score exists.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from evalsuite.features import normalize_batch
+from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import autocast, cosine, epoch_loader, evaluate, train_transform
-from evalsuite.lars import LARS
+from evalsuite.tasks.resume import atomic_save, finish, load_snapshot, weights_fingerprint, work_folder
 
 OPTIMIZERS = ("sgd", "lars")
 SCHEDULES = ("cosine", "step")
+#: Settings that do not change the numbers: a resumed run may use other values.
+_NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -53,6 +61,7 @@ class LinearSGD:
         crop_scale, flip: random-resized-crop area range and horizontal flip for training images.
         init_std: std of the head's normal initialisation (MoCo/SimSiam: 0.01).
         eval_batch_size, num_workers: test batch size; data-loader workers (-1: automatic).
+        save_every: epochs between resumable snapshots.
     """
 
     epochs: int = 100
@@ -71,6 +80,7 @@ class LinearSGD:
     init_std: float = 0.01
     eval_batch_size: int = 256
     num_workers: int = -1
+    save_every: int = 1
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -97,27 +107,43 @@ class LinearSGD:
             backbone = backbone.to(memory_format=torch.channels_last)
         backbone.eval().requires_grad_(False)  # frozen: BN keeps its pre-trained statistics
         before = snapshot(backbone)
+        torch.manual_seed(ctx.seed)  # the head's initial weights depend on the seed alone
         head = nn.Linear(backbone.num_features, len(spec.classes)).to(device)
         nn.init.normal_(head.weight, std=self.init_std)
         nn.init.zeros_(head.bias)
         opt = self.make_optimizer(head)
+        folder = work_folder(ctx, "linear_sgd", self, weights_fingerprint(backbone), _NOT_PROTOCOL)
+        losses = self._resume(folder / "head.pt", head, opt, device)
         transform, transform_id = train_transform(spec.native_size, small_input, self.crop_scale, self.flip)
-        losses = []
-        for epoch in range(self.epochs):
+        for epoch in range(len(losses), self.epochs):
             for group in opt.param_groups:
                 group["lr"] = self.lr_at(epoch)
+            torch.manual_seed(ctx.seed * 10_007 + epoch)  # augmentation drawn in this process (no workers)
             loader = epoch_loader(spec.splits["train"], transform, self.batch_size, True, ctx.seed * 10_007 + epoch,
                                   self.num_workers, device)
             losses.append(self.train_epoch(backbone, head, opt, loader, spec.multilabel, device))
+            if (epoch + 1) % self.save_every == 0 and epoch + 1 < self.epochs:
+                atomic_save({"head": head.state_dict(), "opt": opt.state_dict(), "losses": losses}, folder / "head.pt")
         test_score = evaluate(nn.Sequential(backbone, head).eval(), spec.splits["test"], spec, small_input, device,
                               self.eval_batch_size, self.num_workers)
         changed = changed_keys(before, backbone)
         if changed:
             raise RuntimeError(f"linear_sgd changed {len(changed)} frozen backbone tensor(s) such as {changed[0]}; "
                                "the backbone must stay in eval() with no gradient")
+        finish(folder)
         return TaskOutput(metric=spec.metric, value=test_score, metrics={spec.metric: test_score},
                           extra={"train_loss_per_epoch": losses, "train_transform": transform_id,
                                  "backbone_unchanged": True, "train_size": len(spec.splits["train"])})
+
+    @staticmethod
+    def _resume(snapshot, head: nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> list[float]:
+        """Load an interrupted run's head and optimizer; returns the losses of its finished epochs."""
+        blob = load_snapshot(snapshot, device)
+        if blob is None:
+            return []
+        head.load_state_dict(blob["head"])
+        opt.load_state_dict(blob["opt"])
+        return list(blob["losses"])
 
     def train_epoch(self, backbone: nn.Module, head: nn.Module, opt: torch.optim.Optimizer, loader,
                     multilabel: bool, device: torch.device) -> float:
