@@ -1,7 +1,8 @@
 """Result rows -> one table: a row per checkpoint, a column per (dataset, task) headline metric.
 
-Rows that share checkpoint, dataset, task and protocol but differ in seed are averaged (mean,
-std, n); rows measured under different protocols never share a cell (the column name then
+Rows that share checkpoint, dataset, task and protocol but differ in seed are averaged and shown
+as mean ± spread (n): the sample std, or with ``spread='ci95'`` the half-width of the 95%
+Student-t interval of the mean; rows measured under different protocols never share a cell (the column name then
 carries the protocol id). ``mean rank`` ranks checkpoints per column (1 = best) and averages.
 """
 
@@ -13,8 +14,10 @@ import pandas as pd
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import read_rows
+from evalsuite.stats import ci95_halfwidth
 
 FORMATS = ("md", "csv", "html", "latex")
+SPREADS = ("std", "ci95")
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
@@ -39,8 +42,10 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build(rows: list[dict], baseline: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build(rows: list[dict], baseline: str | None = None, spread: str = "std") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (table of means, table of display strings). Values are fractions in [0, 1]."""
+    if spread not in SPREADS:
+        raise EvalsuiteError(f"unknown spread {spread!r}; valid spreads are: {', '.join(SPREADS)}")
     if not rows:
         raise EvalsuiteError("no result rows found; run 'evalsuite eval' first or point --results at a results folder")
     c = cells(rows_frame(rows))
@@ -54,7 +59,11 @@ def build(rows: list[dict], baseline: str | None = None) -> tuple[pd.DataFrame, 
             if pd.isna(m):
                 display.at[ckpt, col] = "-"
             elif ns.at[ckpt, col] > 1:
-                display.at[ckpt, col] = f"{100 * m:.1f} ± {100 * stds.at[ckpt, col]:.1f} (n={int(ns.at[ckpt, col])})"
+                n, std = int(ns.at[ckpt, col]), stds.at[ckpt, col]
+                if spread == "ci95":
+                    display.at[ckpt, col] = f"{100 * m:.1f} ± {100 * ci95_halfwidth(std, n):.1f} (95% CI, n={n})"
+                else:
+                    display.at[ckpt, col] = f"{100 * m:.1f} ± {100 * std:.1f} (n={n})"
             else:
                 display.at[ckpt, col] = f"{100 * m:.1f}"
     ranks = means.rank(ascending=False, method="average")
@@ -92,6 +101,6 @@ def render(display: pd.DataFrame, means: pd.DataFrame, fmt: str) -> str:
     return display.to_latex(escape=True)
 
 
-def leaderboard(results_dir: str | Path, baseline: str | None = None, fmt: str = "md") -> str:
-    means, display = build(read_rows(results_dir), baseline)
+def leaderboard(results_dir: str | Path, baseline: str | None = None, fmt: str = "md", spread: str = "std") -> str:
+    means, display = build(read_rows(results_dir), baseline, spread)
     return render(display, means, fmt)

@@ -9,7 +9,8 @@ import torch
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.runner import REPO_ROOT, build_task, load_suite
 from evalsuite.tasks.base import EvalContext
-from evalsuite.tasks.lowshot import LowShot, draw_subset, mean_ci95
+from evalsuite.stats import mean_ci95
+from evalsuite.tasks.lowshot import LowShot, draw_subset
 
 LABELS = np.repeat(np.arange(4), [30, 40, 50, 60])
 

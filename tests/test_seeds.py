@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from evalsuite.errors import EvalsuiteError
 from evalsuite.leaderboard import build
 from evalsuite.results import read_rows, write_row
 from evalsuite.runner import EvalRequest, evaluate
@@ -53,6 +54,10 @@ def test_seeds_rows_and_leaderboard_cells(tmp_path):
     means, display = build(read_rows(results))
     assert display.at["A", "digits/knn"] == "60.0 ± 10.0 (n=3)"
     assert means.at["A", "digits/knn"] == pytest.approx(0.6)
+    # 95% Student-t interval: t(0.975, 2) = 4.303 x 10 / sqrt(3) = 24.8
+    assert build(read_rows(results), spread="ci95")[1].at["A", "digits/knn"] == "60.0 ± 24.8 (95% CI, n=3)"
+    with pytest.raises(EvalsuiteError, match="unknown spread 'sem'; valid spreads are: std, ci95"):
+        build(read_rows(results), spread="sem")
 
     # another protocol setting (kNN temperature) for the same checkpoint, in another folder, and for a
     # second checkpoint: separate columns, and A's three seeds stay together in their own cell

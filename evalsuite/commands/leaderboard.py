@@ -13,6 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
     p.add_argument("--baseline", help="checkpoint label to add a delta column against")
     p.add_argument("--format", default="md", help="md, csv, html or latex")
+    p.add_argument("--spread", default="std", help="std (sample std over seeds) or ci95 (95%% Student-t interval)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.leaderboard import leaderboard
     from evalsuite.atomic import write_text
 
-    text = leaderboard(args.results, args.baseline, args.format)
+    text = leaderboard(args.results, args.baseline, args.format, args.spread)
     if args.output:
         write_text(Path(args.output), text)
     else:

@@ -12,15 +12,14 @@ confidence interval from Student's t with draws - 1 degrees of freedom.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
+from evalsuite.stats import mean_ci95
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput
 from evalsuite.tasks.linear import fit_and_score, sweep, wd_grid
 
@@ -56,13 +55,6 @@ def draw_subset(labels: np.ndarray, size: str, seed: int, draw: int) -> np.ndarr
     if size.startswith("k="):
         return per_class_subset(labels, int(size[2:]), rng)
     return fraction_subset(labels, float(size[:-1]) / 100, rng)
-
-
-def mean_ci95(scores: list[float]) -> tuple[float, float, float]:
-    """(mean, sample std, half-width of the 95% Student-t confidence interval of the mean)."""
-    x = np.asarray(scores, dtype=np.float64)
-    std = float(x.std(ddof=1))
-    return float(x.mean()), std, float(stats.t.ppf(0.975, len(x) - 1) * std / math.sqrt(len(x)))
 
 
 def _take(split: Split, index: np.ndarray) -> Split:
