@@ -106,7 +106,9 @@ def default_label(info: LoadedCheckpoint) -> str:
     if recipe:
         epochs = info.meta.get("epochs")
         label = f"{recipe}-{epochs}ep" if epochs is not None else str(recipe)
-        model = str(info.arch).rsplit("_", 1)[-1]  # cifar_resnet18 -> resnet18, resnet_tiny -> tiny
+        if info.meta.get("recipe_arch"):  # evalsuite pretrain records the recipe's own arch
+            return label if info.meta["recipe_arch"] == info.arch else f"{label}-{info.arch}"
+        model = str(info.arch).rsplit("_", 1)[-1]  # older files: cifar_resnet18 -> resnet18, resnet_tiny -> tiny
         return label if model in str(recipe) else f"{label}-{info.arch}"
     return Path(info.path).stem
 

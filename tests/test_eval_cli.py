@@ -106,6 +106,14 @@ def test_pretrain_checkpoint_is_labelled_by_recipe_and_epochs(tmp_path):
                  "--quiet"]) == 0
     (row,) = _rows(tmp_path / "r2")
     assert row["checkpoint"]["label"] == "simsiam_cifar10_resnet18-1ep-resnet_tiny"
+    # the trainer records the recipe's own arch, so an ImageNet-stem resnet18 from the CIFAR recipe
+    # (whose arch is cifar_resnet18) is told apart too
+    save_backbone(tmp_path / "third" / "backbone.pth", build_backbone("resnet_tiny").state_dict(), arch="resnet_tiny",
+                  recipe="simsiam_tiny_resnet_tiny", recipe_arch="cifar_resnet18", epochs=1)
+    assert main(["eval", str(tmp_path / "third" / "backbone.pth"), "--results", str(tmp_path / "r3"), "--tasks", "knn",
+                 "--quiet"]) == 0
+    (row,) = _rows(tmp_path / "r3")
+    assert row["checkpoint"]["label"] == "simsiam_tiny_resnet_tiny-1ep-resnet_tiny"
 
 
 def test_checkpoint_file_without_flags(tmp_path):

@@ -43,7 +43,7 @@ def test_checkpoint_is_read_by_eval_without_flags(tmp_path):
     model, info = load_backbone(out["checkpoint"])
     assert info.format == "evalsuite" and info.arch == "resnet_tiny"
     assert info.meta["method"] == "simsiam" and info.meta["epochs"] == 2 and info.meta["dataset"] == "digits"
-    assert info.meta["recipe"] == "simsiam_digits_tiny"
+    assert info.meta["recipe"] == "simsiam_digits_tiny" and info.meta["recipe_arch"] == "resnet_tiny"
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):

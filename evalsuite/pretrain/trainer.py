@@ -47,9 +47,11 @@ def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:
         found = sorted(p.stem for p in (REPO_ROOT / "pretrain").glob("*.py") if not p.stem.startswith("_"))
         raise EvalsuiteError(f"recipe {recipe!r} does not exist; give a file or one of: {', '.join(found)}")
     cfg = Config.fromfile(str(path))
+    recipe_arch = cfg.get("method", {}).get("arch")
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.recipe_name = path.stem
+    cfg.recipe_arch = recipe_arch  # the arch as the recipe file gives it, before --cfg-options
     return cfg
 
 
@@ -134,6 +136,7 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
     loader, spec, in_memory = build_train_data(dict(cfg.data), cfg.batch_size // size, dev, seed)
     model = build_model(cfg, len(spec.classes), dev)
     meta = dict(arch=cfg.method.arch, method=cfg.method.type, dataset=spec.name, recipe=cfg.recipe_name,
+                recipe_arch=cfg.get("recipe_arch"),
                 commit=git_commit(), kind="supervised" if cfg.method.type == "supervised" else "ssl",
                 batch_size=cfg.batch_size)
     monitor = dict(cfg.get("monitor", {}))
