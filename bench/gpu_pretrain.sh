@@ -14,13 +14,7 @@ mkdir -p "$OUT"
 if [ "$SUFFIX" = cifar10_resnet18 ] && [ ! -d data/cifar10/train ]; then
   mkdir -p data/cifar10 && tar -xzf .gpudata/cifar10-jpeg.tar.gz -C data/cifar10
 fi
-step() {  # step NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, print the tail
-  local name=$1 limit=$2; shift 2
-  echo "== $name start $(date -u +%T)"
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
-  echo "== $name rc=$? end $(date -u +%T)"
-  grep -v -i warn "$OUT/$name.log" | tail -n 8
-}
+source "$(dirname "$0")/gpu_step.sh"
 step pretrain_speed 240 "$PY" bench/pretrain_speed.py --device "$DEVICE" --recipe-suffix "$SUFFIX" --epochs 3 --steps 50 \
   --out "$OUT/pretrain_speed.json" --profile "$OUT/profile"
 step collapse_ablation 300 "$PY" bench/pretrain_methods.py --suffix "$SUFFIX" --device "$DEVICE" --methods none \

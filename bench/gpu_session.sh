@@ -6,13 +6,7 @@ set -u
 export PYTHONUNBUFFERED=1 EVALSUITE_CACHE=/tmp/cache
 OUT=${OUT:-/tmp/evalsuite-gpu}
 mkdir -p "$OUT" data/cifar10 && tar -xzf .gpudata/cifar10-jpeg.tar.gz -C data/cifar10
-step() {  # step NAME SECONDS COMMAND...: run, log to $OUT/NAME.log, print the tail
-  local name=$1 limit=$2; shift 2
-  echo "== $name start $(date -u +%T)"
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
-  echo "== $name rc=$? end $(date -u +%T)"
-  grep -v -i warn "$OUT/$name.log" | tail -n 6
-}
+source "$(dirname "$0")/gpu_step.sh"
 EPOCHS=${EPOCHS:-25}
 step eval_speed 80 python3 bench/eval_speed.py --dataset cifar10 --data-root data --arch cifar_resnet18 \
   --skip-sklearn --save-features /tmp/features.pt --out "$OUT/eval_speed.json"
