@@ -48,7 +48,7 @@ class EvalRequest:
     download: bool = False
     results_dir: str = "results/runs"
     name: str | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] | None = None  # None: the suite's ``seeds`` (trials), else [0]
     device: str = "auto"
     trust_checkpoint: bool = False
     skip_existing: bool = False
@@ -167,6 +167,15 @@ def _build_spec(tasks: dict, dataset_name: str, req: EvalRequest):
     return build_dataset(dataset_name, req.data_root, req.download)
 
 
+def _seeds(req: EvalRequest, cfg: Config) -> list[int]:
+    """The request's seeds, else the suite's (a recipe states its trials, e.g. MoCo's 5 for VOC
+    detection), else [0]."""
+    seeds = req.seeds if req.seeds is not None else list(cfg.get("seeds", [0]))
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise EvalsuiteError(f"seeds {seeds!r} are not valid; give one or more non-negative integers, e.g. 0,1,2")
+    return seeds
+
+
 def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> torch.device:
     """Join the launcher's process group; this process's device (its local GPU under NCCL)."""
     if req.launcher not in LAUNCHERS:
@@ -189,14 +198,15 @@ def evaluate(req: EvalRequest) -> list[Path]:
     tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
     device = _distributed_device(req, tasks, resolve_device(req.device))
     rank = world()[0]
-    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=req.seeds[0])
+    seeds = _seeds(req, cfg)
+    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0])
     label = req.name or default_label(info)
     cache = FeatureCache(req.cache_dir)
     written = []
     for dataset_name in dataset_names:
         spec = _build_spec(tasks, dataset_name, req)
         feature_fn, transform_id = _feature_fn(model, info, spec, cache, device, dict(cfg.get("features", {})), req.quiet)
-        for seed in req.seeds:
+        for seed in seeds:
             ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,
                               backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"),
                               quiet=req.quiet)

@@ -5,3 +5,4 @@
 _base_ = ["./detection_voc_r50_c4.py"]
 datasets = ["coco2017"]
 detection = dict(max_iter=90000, steps=[60000, 80000], min_size_train=list(range(640, 801, 32)))
+seeds = [0]  # one run per checkpoint (90k iterations each); --seeds 0,1,2 for more

@@ -4,6 +4,7 @@
 # 480..640 (test 640), 100 precise-BN iterations. Shorten further with
 # --cfg-options detection.max_iter=N; pass the data with --datasets voc:PATH.
 _base_ = ["./detection_voc_r18_fpn.py"]
+seeds = [0]  # one trial by default; --seeds 0,1,2 for mean +- std
 detection = dict(max_iter=2000, batch_size=8, base_lr=0.01, steps=[1500, 1800], warmup_iters=200,
                  min_size_train=list(range(480, 641, 32)), max_size_train=1066, min_size_test=640,
                  max_size_test=1066, precise_bn_iters=100)

@@ -2,11 +2,11 @@
 # Faster R-CNN R50-C4 with the extra res5 norm, SyncBN, all stages trained, VOC07+12 trainval ->
 # VOC07 test (11-point AP), 24k iterations at batch 16, lr 0.02 (x0.1 at 18k and 22k), warm-up
 # 100 iterations, train shortest side 480..800 step 32, test 800, torchvision RGB mean/std.
-# 5 trials: evalsuite eval CKPT --suite tasks/detection_voc_r50_c4.py --seeds 0,1,2,3,4
+# 5 trials (seeds 0-4, one row each; --seed N runs one of them).
 # Shorten any detection recipe with --cfg-options detection.max_iter=N detection.steps=[...]
 tasks = ["detection"]
 datasets = ["voc0712"]
-trials = 5  # run with --seeds 0,1,2,3,4 (the papers report mean over 5 trials)
+seeds = [0, 1, 2, 3, 4]  # the papers report the mean over 5 trials
 detection = dict(
     type="detection", meta_arch="C4", depth=50, res5_extra_norm=True, norm="SyncBN", fpn_norm="", freeze_at=0,
     max_iter=24000, batch_size=16, base_lr=0.02, steps=[18000, 22000], warmup_iters=100, warmup_factor=0.001,

@@ -10,7 +10,7 @@ import torch
 from evalsuite.errors import EvalsuiteError
 from evalsuite.leaderboard import build
 from evalsuite.results import read_rows, write_row
-from evalsuite.runner import EvalRequest, evaluate
+from evalsuite.runner import REPO_ROOT, EvalRequest, evaluate, load_suite
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +75,17 @@ def test_seeds_rows_and_leaderboard_cells(tmp_path):
     assert "(n=" not in display.at["A", other]  # one seed under T = 0.1: a plain number
     assert display.at["B", other].endswith("(n=2)")
     assert display.at["B", next(c for c in knn_cols if c != other)] == "-"
+
+
+def test_suite_states_its_trials_and_the_command_line_overrides_them(tmp_path):
+    suite = tmp_path / "two_trials.py"
+    suite.write_text('_base_ = ["%s"]\ntasks = ["knn"]\ndatasets = ["digits"]\nseeds = [0, 1]\n'
+                     % (REPO_ROOT / "tasks" / "default.py"))
+    base = dict(checkpoint="random", arch="resnet_tiny", suite=str(suite), device="cpu", quiet=True)
+    assert len(evaluate(EvalRequest(**base, results_dir=str(tmp_path / "a")))) == 2  # the suite's seeds
+    assert len(evaluate(EvalRequest(**base, results_dir=str(tmp_path / "b"), seeds=[3]))) == 1
+    with pytest.raises(EvalsuiteError, match=r"seeds \[-1\] are not valid; give one or more non-negative integers"):
+        evaluate(EvalRequest(**base, results_dir=str(tmp_path / "c"), seeds=[-1]))
+    assert not (tmp_path / "c").exists()
+    assert load_suite(str(REPO_ROOT / "tasks" / "detection_voc_r50_c4.py"), {}).seeds == [0, 1, 2, 3, 4]  # MoCo: 5 trials
+    assert load_suite(str(REPO_ROOT / "tasks" / "detection_short_r18_fpn.py"), {}).seeds == [0]

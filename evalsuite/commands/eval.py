@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
     p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
     p.add_argument("--name", help="label of this checkpoint in results and leaderboards")
-    p.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="one seed (default: the suite's seeds, else 0)")
     p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.launch import world
     from evalsuite.runner import EvalRequest, evaluate
 
-    seeds = int_list(args.seeds) if args.seeds else [args.seed if args.seed is not None else 0]
+    seeds = int_list(args.seeds) if args.seeds else ([args.seed] if args.seed is not None else None)  # None: the suite's
     req = EvalRequest(
         checkpoint=args.checkpoint, arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks),
         datasets=csv_list(args.datasets), data_root=args.data_root, download=args.download,
