@@ -45,6 +45,23 @@ MAX_DECODED_BYTES = 8 << 30
 MAX_DEVICE_BYTES = 2 << 30
 
 
+#: Data-loading processes at most, and the split size below which loading stays in-process.
+MAX_WORKERS, SMALL_SPLIT = 16, 5000
+
+
+def default_workers() -> int:
+    """One loading process per core, at most ``MAX_WORKERS``."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+def loader_workers(setting: int, n: int) -> int:
+    """A ``num_workers`` setting for a split of ``n`` images: -1 means none for small splits
+    (process start-up costs more than it saves), else ``default_workers()``."""
+    if setting >= 0:
+        return setting
+    return 0 if n < SMALL_SPLIT else default_workers()
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")) / "features"
 

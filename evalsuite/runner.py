@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from evalsuite.features import (
     eval_transform,
     extract,
     extract_array,
+    loader_workers,
     source_of,
 )
 from evalsuite.launch import LAUNCHERS, init_distributed, local_device, world
@@ -136,9 +136,7 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
         key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset))
         got = cache.get(key)
         if got is None:
-            workers = cfg_features.get("num_workers", -1)
-            if workers < 0:
-                workers = 0 if len(dataset) < 5000 else min(16, os.cpu_count() or 1)
+            workers = loader_workers(cfg_features.get("num_workers", -1), len(dataset))
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
             array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",

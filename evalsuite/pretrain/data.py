@@ -8,8 +8,6 @@ batch B see exactly the batches one process with batch W * B would.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -18,7 +16,7 @@ from torchvision.transforms import v2 as T
 from evalsuite.datasets import build_dataset
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import DecodedCache, FeatureKey, Transformed, source_of
+from evalsuite.features import DecodedCache, FeatureKey, Transformed, default_workers, source_of
 from evalsuite.pretrain.dist import world
 
 
@@ -102,10 +100,6 @@ def decode_split(spec: DatasetSpec, split: str, size: int, workers: int) -> tupl
                              "set data.in_memory=False to stream it")
     images, labels = got
     return torch.from_numpy(np.array(images)), labels.long()
-
-
-def default_workers() -> int:
-    return min(16, os.cpu_count() or 1)
 
 
 def build_train_data(cfg: dict, batch_size: int, device: torch.device, seed: int):

@@ -25,9 +25,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.features import default_workers
 from evalsuite.launch import init_distributed
 from evalsuite.pretrain import hooks as _hooks  # noqa: F401  (registers the hook)
-from evalsuite.pretrain.data import build_train_data, decode_split, default_workers, store_size
+from evalsuite.pretrain.data import build_train_data, decode_split, store_size
 from evalsuite.pretrain.dist import world
 from evalsuite.pretrain.hooks import PretrainMonitorHook
 from evalsuite.pretrain.syncbn import convert_sync_bn

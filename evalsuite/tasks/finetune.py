@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
@@ -30,12 +29,16 @@ from evalsuite.atomic import write_text
 from evalsuite.features import normalize_batch
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
-from evalsuite.tasks.finetune_data import autocast, cosine, evaluate, stream_loader, train_transform, train_val_split
+from evalsuite.tasks.finetune_data import (
+    autocast,
+    classification_loss,
+    cosine,
+    evaluate,
+    stream_loader,
+    train_transform,
+    train_val_split,
+)
 from evalsuite.tasks.resume import atomic_save, finish, load_snapshot, weights_fingerprint, work_folder
-
-
-#: Settings that do not change the numbers: a resumed run may use other values.
-_NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
 
 
 class RunState:
@@ -55,7 +58,7 @@ def train_step(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
     with autocast(device):
         logits = net(normalize_batch(images, device)).float()  # (B, C)
     targets = targets.to(device, non_blocking=True)
-    loss = F.binary_cross_entropy_with_logits(logits, targets.float()) if multilabel else F.cross_entropy(logits, targets)
+    loss = classification_loss(logits, targets, multilabel)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -103,7 +106,7 @@ class Finetune:
         spec = ctx.spec
         probe = ctx.backbone()
         small_input = bool(getattr(probe, "small_input", False))
-        folder = work_folder(ctx, "finetune", self, weights_fingerprint(probe), _NOT_PROTOCOL)
+        folder = work_folder(ctx, "finetune", self, weights_fingerprint(probe))
         del probe
         train, val, split_info = train_val_split(spec, ctx.seed)
         state = RunState(folder)

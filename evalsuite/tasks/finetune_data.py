@@ -9,17 +9,17 @@ small-input archs on small images).
 from __future__ import annotations
 
 import math
-import os
 from typing import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision.transforms import v2 as T
 
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
-from evalsuite.features import CROP, MIN_SMALL, Transformed, eval_transform, normalize_batch
+from evalsuite.features import CROP, MIN_SMALL, Transformed, eval_transform, loader_workers, normalize_batch
 from evalsuite.tasks.metrics import score
 
 
@@ -79,18 +79,11 @@ class StreamSampler(Sampler[int]):
         return self.total - self.start
 
 
-def num_workers(setting: int, n: int) -> int:
-    """-1: no worker processes for small sets, else one per core (at most 16)."""
-    if setting >= 0:
-        return setting
-    return 0 if n < 5000 else min(16, os.cpu_count() or 1)
-
-
 def stream_loader(dataset: Dataset, transform, batch_size: int, steps: int, start_step: int, seed: int,
                   workers: int, device: torch.device) -> DataLoader:
     """``steps - start_step`` batches of ``batch_size`` augmented images from a seeded stream."""
     sampler = StreamSampler(len(dataset), steps * batch_size, start_step * batch_size, seed)
-    w = num_workers(workers, len(dataset))
+    w = loader_workers(workers, len(dataset))
     return DataLoader(Transformed(dataset, transform), batch_size=batch_size, sampler=sampler, drop_last=True,
                       num_workers=w, pin_memory=device.type == "cuda", persistent_workers=False)
 
@@ -99,8 +92,15 @@ def epoch_loader(dataset: Dataset, transform, batch_size: int, shuffle: bool, se
                  device: torch.device, drop_last: bool = False) -> DataLoader:
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(Transformed(dataset, transform), batch_size=batch_size, shuffle=shuffle, generator=gen,
-                      drop_last=drop_last, num_workers=num_workers(workers, len(dataset)),
+                      drop_last=drop_last, num_workers=loader_workers(workers, len(dataset)),
                       pin_memory=device.type == "cuda", persistent_workers=False)
+
+
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Cross-entropy (B, C) vs (B,) labels, or per-class binary cross-entropy vs (B, C) multi-hot."""
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+    return F.cross_entropy(logits, targets)
 
 
 def autocast(device: torch.device):

@@ -20,20 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from evalsuite.features import normalize_batch
 from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
-from evalsuite.tasks.finetune_data import autocast, cosine, epoch_loader, evaluate, train_transform
+from evalsuite.tasks.finetune_data import autocast, classification_loss, cosine, epoch_loader, evaluate, train_transform
 from evalsuite.tasks.resume import atomic_save, finish, load_snapshot, weights_fingerprint, work_folder
 
 OPTIMIZERS = ("sgd", "lars")
 SCHEDULES = ("cosine", "step")
-#: Settings that do not change the numbers: a resumed run may use other values.
-_NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -112,7 +109,7 @@ class LinearSGD:
         nn.init.normal_(head.weight, std=self.init_std)
         nn.init.zeros_(head.bias)
         opt = self.make_optimizer(head)
-        folder = work_folder(ctx, "linear_sgd", self, weights_fingerprint(backbone), _NOT_PROTOCOL)
+        folder = work_folder(ctx, "linear_sgd", self, weights_fingerprint(backbone))
         losses = self._resume(folder / "head.pt", head, opt, device)
         transform, transform_id = train_transform(spec.native_size, small_input, self.crop_scale, self.flip)
         for epoch in range(len(losses), self.epochs):
@@ -154,8 +151,7 @@ class LinearSGD:
                 feats = backbone(normalize_batch(images, device)).float()  # (B, D)
             logits = head(feats)  # (B, C)
             targets = targets.to(device, non_blocking=True)
-            loss = (F.binary_cross_entropy_with_logits(logits, targets.float()) if multilabel
-                    else F.cross_entropy(logits, targets))
+            loss = classification_loss(logits, targets, multilabel)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -25,9 +25,13 @@ def weights_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def work_folder(ctx: EvalContext, task_name: str, task, fingerprint: str, not_protocol: tuple[str, ...]) -> Path:
-    """``ctx.work_dir/<task_name>/<key>``; settings named in ``not_protocol`` may differ on resume."""
-    protocol = {k: v for k, v in settings_of(task).items() if k not in not_protocol}
+#: Settings that do not change the numbers: a resumed run may use other values.
+NOT_PROTOCOL = ("eval_batch_size", "num_workers", "save_every")
+
+
+def work_folder(ctx: EvalContext, task_name: str, task, fingerprint: str) -> Path:
+    """``ctx.work_dir/<task_name>/<key>``; the ``NOT_PROTOCOL`` settings may differ on resume."""
+    protocol = {k: v for k, v in settings_of(task).items() if k not in NOT_PROTOCOL}
     blob = json.dumps({"weights": fingerprint, "dataset": ctx.spec.name, "sizes": ctx.spec.sizes,
                        "seed": ctx.seed, "settings": protocol}, sort_keys=True, default=str)
     return Path(ctx.work_dir) / task_name / hashlib.sha256(blob.encode()).hexdigest()[:16]
