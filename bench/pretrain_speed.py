@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evalsuite.atomic import write_text  # noqa: E402
 from evalsuite.cliopts import parse_cfg_options  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
-from evalsuite.pretrain.augment import MEAN, STD, ViewSpec  # noqa: E402
+from evalsuite.features import MEAN, STD  # noqa: E402
+from evalsuite.pretrain.augment import ViewSpec  # noqa: E402
 from evalsuite.pretrain.data import build_train_data  # noqa: E402
 from evalsuite.pretrain.trainer import build_model, build_runner, load_recipe, train  # noqa: E402
 

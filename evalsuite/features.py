@@ -121,20 +121,21 @@ def source_of(dataset: Dataset) -> str:
     return ""
 
 
-_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+_STATS: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def _stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def channel_stats(device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """MEAN and STD as (1, 3, 1, 1) tensors on ``device``, made once: a fresh host-to-device copy
     per batch would make the host wait for the GPU every batch."""
-    if device not in _STATS:
-        _STATS[device] = (torch.tensor(MEAN, device=device).view(1, 3, 1, 1), torch.tensor(STD, device=device).view(1, 3, 1, 1))
-    return _STATS[device]
+    key = (device, dtype)
+    if key not in _STATS:
+        _STATS[key] = tuple(torch.tensor(v, dtype=dtype, device=device).view(1, 3, 1, 1) for v in (MEAN, STD))
+    return _STATS[key]
 
 
 def normalize_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """(N, 3, H, W) uint8 -> (N, 3, H, W) float normalised, on ``device``."""
-    mean, std = _stats(device)
+    mean, std = channel_stats(device)
     x = (images.to(device, non_blocking=True).float().div_(255) - mean) / std
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
@@ -144,8 +145,9 @@ def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def _features(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """uint8 batches (B, 3, H, W) -> features (N, D) float32 on the CPU.
+def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """uint8 batches (B, 3, H, W) -> features (N, D) float32 on ``device``; ``model`` as it is
+    (the caller puts it in eval mode).
 
     One inference-mode, autocast region spans the whole pass: autocast keeps its bf16 copies of
     the weights only while it stays entered, so entering it per batch would re-cast every weight
@@ -156,7 +158,7 @@ def _features(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.d
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
         for images in batches:
             feats.append(model(normalize_batch(images, device)).float())  # (B, D)
-    return torch.cat(feats).cpu()
+    return torch.cat(feats)
 
 
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
@@ -170,7 +172,7 @@ def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size
             targets.append(target)
             yield images
 
-    feats = _features(_prepare(model, device), batches(), device)
+    feats = forward_batches(_prepare(model, device), batches(), device).cpu()
     return feats, torch.cat(targets)
 
 
@@ -182,7 +184,7 @@ def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, d
     starts = range(0, len(images), batch_size)
     batches = (whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
                for i in progress(starts, len(starts), desc, quiet))
-    return _features(_prepare(model, device), batches, device), targets
+    return forward_batches(_prepare(model, device), batches, device).cpu(), targets
 
 
 class DecodedCache:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from evalsuite.features import MEAN, STD  # ImageNet channel statistics, the same as evaluation
+from evalsuite.features import channel_stats  # ImageNet channel statistics, the same as evaluation
 
 #: Blur sigma range and kernel size of 10% of the image side (SimCLR, App. A).
 BLUR_SIGMA = (0.1, 2.0)
@@ -40,8 +40,7 @@ def _const(name: str, device: torch.device, dtype: torch.dtype = torch.float32) 
     key = (name, device, dtype)
     if key not in _CONSTANTS:
         to_yiq = torch.tensor(_YIQ, dtype=torch.float64)
-        values = {"mean": torch.tensor(MEAN).view(1, 3, 1, 1), "std": torch.tensor(STD).view(1, 3, 1, 1),
-                  "to_yiq": to_yiq, "from_yiq": torch.linalg.inv(to_yiq)}[name]
+        values = {"to_yiq": to_yiq, "from_yiq": torch.linalg.inv(to_yiq)}[name]
         _CONSTANTS[key] = values.to(device=device, dtype=dtype)
     return _CONSTANTS[key]
 
@@ -171,7 +170,7 @@ def augment_view(images: torch.Tensor, spec: ViewSpec, g: torch.Generator) -> to
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> ImageNet-normalised, channels_last."""
-    mean, std = _const("mean", x.device, x.dtype), _const("std", x.device, x.dtype)
+    mean, std = channel_stats(x.device, x.dtype)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 

@@ -18,7 +18,7 @@ from mmengine.registry import HOOKS
 
 from evalsuite.checkpoint import save_backbone
 from evalsuite.errors import EvalsuiteError
-from evalsuite.pretrain.augment import normalize
+from evalsuite.features import forward_batches
 from evalsuite.pretrain.dist import all_reduce_mean, world
 from evalsuite.tasks.knn import knn_scores
 
@@ -27,20 +27,16 @@ def _unwrap(model):
     return getattr(model, "module", model)
 
 
-@torch.no_grad()
 def embed(model, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """(N, 3, S, S) uint8 -> (N, D) float backbone features, eval mode (BN running stats)."""
+    """(N, 3, S, S) uint8 -> (N, D) float backbone features on its device, eval mode (BN running
+    stats), through the evaluation's own forward (``evalsuite.features.forward_batches``)."""
     backbone = _unwrap(model).backbone
     was_training = backbone.training
     backbone.eval()
-    device = next(backbone.parameters()).device
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = normalize(images[start:start + batch_size].to(device).float().div(255))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(backbone(x).float())
+    batches = (images[start:start + batch_size] for start in range(0, len(images), batch_size))
+    out = forward_batches(backbone, batches, next(backbone.parameters()).device)
     backbone.train(was_training)
-    return torch.cat(out)
+    return out
 
 
 def knn_accuracy(model, bank: tuple[torch.Tensor, torch.Tensor], query: tuple[torch.Tensor, torch.Tensor],

@@ -87,6 +87,12 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, wd: float | list[float], num_
     return (weight, bias) if isinstance(wd, list) else (weight[0], bias[0])
 
 
+def grid_batch_for(setting: int, grid_size: int, device: torch.device) -> int:
+    """A ``grid_batch`` setting made concrete: 0 means the whole grid side by side on a GPU and one
+    penalty at a time, warm-started, on a CPU."""
+    return setting or (grid_size if device.type == "cuda" else 0)
+
+
 def sweep(train: Split, val: Split, grid: list[float], metric: str, num_classes: int, multilabel: bool,
           device: torch.device, max_iter: int = 1000, grid_batch: int = 0,
           desc: str | None = None) -> tuple[float, list[tuple[float, float]], tuple]:
@@ -153,9 +159,8 @@ class Linear:
         spec, device = ctx.spec, ctx.device
         n_classes = len(spec.classes)
         grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        grid_batch = self.grid_batch or (len(grid) if device.type == "cuda" else 0)
         wd, curve, params = sweep(train, val, grid, spec.metric, n_classes, spec.multilabel, device, self.max_iter,
-                                  grid_batch, desc=None if ctx.quiet else f"linear {spec.name} wd sweep")
+                                  grid_batch_for(self.grid_batch, len(grid), device), desc=None if ctx.quiet else f"linear {spec.name} wd sweep")
         test_score = fit_and_score(concat(train, val), test, wd, spec.metric, n_classes, spec.multilabel, device,
                                    self.max_iter, init=params)
         val_best = max(s for _, s in curve)

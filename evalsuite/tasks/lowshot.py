@@ -21,7 +21,7 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
 from evalsuite.stats import mean_ci95
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput
-from evalsuite.tasks.linear import fit_and_score, sweep, wd_grid
+from evalsuite.tasks.linear import fit_and_score, grid_batch_for, sweep, wd_grid
 
 
 def size_names(shots: tuple[int, ...], fractions: tuple[float, ...]) -> list[str]:
@@ -124,6 +124,6 @@ class LowShot:
         if self.wd is not None:
             return self.wd, None
         grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        grid_batch = self.grid_batch or (len(grid) if device.type == "cuda" else 0)
-        wd, _, params = sweep(subset, val, grid, metric, n_classes, False, device, self.max_iter, grid_batch)
+        wd, _, params = sweep(subset, val, grid, metric, n_classes, False, device, self.max_iter,
+                              grid_batch_for(self.grid_batch, len(grid), device))
         return wd, params
