@@ -44,7 +44,7 @@ def unpack(tar: Path, dest: Path) -> Path:
             sys.exit(f"BCCD archive {tar} not found; pass --tar")
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tar) as t:
-            t.extractall(dest)
+            t.extractall(dest, filter="data")
     return folder
 
 

@@ -16,10 +16,14 @@ from evalsuite.errors import EvalsuiteError
 LAUNCHERS = ("none", "pytorch", "slurm")
 
 
-def init_distributed(launcher: str, cuda: bool) -> None:
-    """Join the process group ``launcher`` describes; nothing for 'none' or an existing group."""
+def check_launcher(launcher: str) -> None:
     if launcher not in LAUNCHERS:
         raise EvalsuiteError(f"unknown launcher {launcher!r}; valid launchers are: {', '.join(LAUNCHERS)}")
+
+
+def init_distributed(launcher: str, cuda: bool) -> None:
+    """Join the process group ``launcher`` describes; nothing for 'none' or an existing group."""
+    check_launcher(launcher)
     if launcher == "none" or torch.distributed.is_initialized():
         return
     if cuda:

@@ -28,7 +28,7 @@ from evalsuite.features import (
     loader_workers,
     source_of,
 )
-from evalsuite.launch import LAUNCHERS, init_distributed, local_device, world
+from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
 from evalsuite.tasks.base import EvalContext, settings_of
@@ -176,8 +176,7 @@ def _seeds(req: EvalRequest, cfg: Config) -> list[int]:
 
 def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> torch.device:
     """Join the launcher's process group; this process's device (its local GPU under NCCL)."""
-    if req.launcher not in LAUNCHERS:
-        raise EvalsuiteError(f"unknown launcher {req.launcher!r}; valid launchers are: {', '.join(LAUNCHERS)}")
+    check_launcher(req.launcher)  # a bad name is reported before the tasks are checked
     if req.launcher == "none":
         return device
     single = sorted(name for name, task in tasks.items() if not getattr(task, "distributed", False))

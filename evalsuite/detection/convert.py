@@ -61,11 +61,12 @@ def load_trunk(model: nn.Module, backbone: nn.Module, meta_arch: str) -> dict:
     target = model.state_dict()
     unexpected = [k for k in mapped if k not in target]
     mismatched = [k for k in mapped if k in target and target[k].shape != mapped[k].shape]
-    missing = [k for k in trunk_keys(target, meta_arch) if k not in mapped]
+    trunk = trunk_keys(target, meta_arch)
+    missing = [k for k in trunk if k not in mapped]
     if unexpected or mismatched or missing:
         parts = [f"{len(v)} {label} such as {v[0]}" for label, v in
                  (("keys the model lacks", unexpected), ("shape mismatches", mismatched), ("unloaded trunk keys", missing)) if v]
         raise EvalsuiteError(f"backbone does not fit the detectron2 {meta_arch} model: {'; '.join(parts)}")
     model.load_state_dict(mapped, strict=False)  # heads stay at their init; the trunk is checked above
     n_params = sum(1 for k in mapped if not re.search(r"running_(mean|var)$", k))
-    return {"loaded_tensors": len(mapped), "loaded_parameters": n_params, "trunk_tensors": len(trunk_keys(target, meta_arch))}
+    return {"loaded_tensors": len(mapped), "loaded_parameters": n_params, "trunk_tensors": len(trunk)}

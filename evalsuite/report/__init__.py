@@ -40,7 +40,6 @@ def make_report(results_dir: str | Path, output: str | Path, baseline: str | Non
     reference = load_published(published_dir) if published else None
     figs = figures(summary)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
         return [write_text(output, to_html(summary, figs, reference, str(results_dir)))]
     images = {name: (caption, f"{output.stem}_{name}.png") for name, (caption, _) in figs.items()}
