@@ -8,6 +8,7 @@ unknown name into an error listing every registered one.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from mmengine.registry import Registry
 
@@ -53,6 +54,17 @@ def load_builtins() -> None:
         except ImportError as exc:  # an optional extra that is not installed
             if exc.name and exc.name.startswith("evalsuite"):
                 raise
+
+
+def import_folder(package: str, path, skip: frozenset[str] = frozenset()) -> None:
+    """Import every module of a package folder, so that each file registers itself.
+
+    A component is a file in its folder: adding one needs no edit to a hand-kept import
+    list. Modules named in ``skip`` (helpers, not components) and ``_private`` ones are left out.
+    """
+    for info in pkgutil.iter_modules(path):
+        if info.name not in skip and not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
 
 
 def get(registry: Registry, name: str):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalsuite.datasets import cifar, digits, fine_grained, natural, voc  # noqa: F401  (register)
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
 from evalsuite.datasets.imagefolder import folder_spec
-from evalsuite.registry import DATASETS, get
+from evalsuite.registry import DATASETS, get, import_folder
+
+import_folder(__name__, __path__)  # each dataset family's file registers itself
 
 DEFAULT_ROOT = Path("data")
 
