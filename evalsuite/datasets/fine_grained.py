@@ -6,11 +6,19 @@ top-1 otherwise. Official validation splits are used where they exist.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torchvision import datasets as tvd
 
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.datasets.missing import dataset_files
+from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import DATASETS
+
+#: The files torchvision's ``StanfordCars`` reads (torchvision/datasets/stanford_cars.py); its
+#: original host is gone, so torchvision cannot download it and the user places them by hand.
+CARS_LAYOUT = ("stanford_cars/devkit/{cars_meta.mat,cars_train_annos.mat}, stanford_cars/cars_train/*.jpg, "
+               "stanford_cars/cars_test/*.jpg and stanford_cars/cars_test_annos_withlabels.mat")
 
 
 @DATASETS.register_module("flowers102")
@@ -18,7 +26,7 @@ def flowers102(root: str, download: bool) -> DatasetSpec:
     with dataset_files("flowers102", root):
         splits = {s: tvd.Flowers102(root, split=s, download=download) for s in ("train", "val", "test")}
     classes = [str(i) for i in range(102)]
-    return DatasetSpec("flowers102", splits, classes, metric="mean_per_class")
+    return DatasetSpec("flowers102", splits, classes, metric="mean_per_class", split_note="official train/val/test")
 
 
 @DATASETS.register_module("pets")
@@ -35,13 +43,21 @@ def pets(root: str, download: bool) -> DatasetSpec:
 def aircraft(root: str, download: bool) -> DatasetSpec:
     with dataset_files("aircraft", root):
         splits = {s: tvd.FGVCAircraft(root, split=s, annotation_level="variant", download=download) for s in ("train", "val", "test")}
-    return DatasetSpec("aircraft", splits, list(splits["train"].classes), metric="mean_per_class")
+    return DatasetSpec("aircraft", splits, list(splits["train"].classes), metric="mean_per_class",
+                       split_note="official train/val/test, variant level (100 classes)")
 
 
 @DATASETS.register_module("cars")
 def cars(root: str, download: bool) -> DatasetSpec:
-    with dataset_files("cars", root):
-        splits = {s: tvd.StanfordCars(root, split=s, download=download) for s in ("train", "test")}
+    where = Path(root).resolve()
+    if download:
+        raise EvalsuiteError(f"Stanford Cars cannot be downloaded any more (its original host is gone); place {CARS_LAYOUT} "
+                             f"under {where} by hand and run without --download")
+    try:
+        splits = {s: tvd.StanfordCars(root, split=s) for s in ("train", "test")}
+    except RuntimeError as exc:
+        raise EvalsuiteError(f"Stanford Cars was not found under {where}; it cannot be downloaded any more, so place "
+                             f"{CARS_LAYOUT} there by hand") from exc
     return DatasetSpec("cars", splits, list(splits["train"].classes))
 
 

@@ -1,0 +1,59 @@
+"""The 12 transfer datasets of tasks/transfer.py, each from a tiny copy in torchvision's on-disk layout
+(tests/fixtures/datasets.py) through ``evalsuite eval`` with kNN and the linear probe: split sizes,
+the validation source, no test image in train or val, the dataset's metric, and the labels read
+right (the classes differ in brightness, so a random network scores perfectly only when every
+image carries its own label)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from evalsuite.cli import main
+from evalsuite.datasets import build_dataset
+from evalsuite.errors import EvalsuiteError
+from evalsuite.results import read_rows
+from tests.fixtures import datasets as fx
+
+TRANSFER = ["cifar10", "cifar100", "stl10", "flowers102", "pets", "dtd", "food101",
+            "aircraft", "cars", "caltech101", "sun397", "voc2007"]
+FAST = ["--cfg-options", "linear.wd_num=3", "knn.ks=[1,5]", "knn.headline_k=5"]
+
+
+def _digests(dataset) -> set[str]:
+    return {hashlib.sha1(np.asarray(img).tobytes()).hexdigest() for img, _ in dataset}
+
+
+def test_fixtures_cover_the_transfer_suite():
+    from mmengine.config import Config
+
+    assert list(Config.fromfile("tasks/transfer.py").datasets) == TRANSFER == list(fx.WRITERS)
+
+
+@pytest.mark.parametrize("name", TRANSFER)
+def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
+    fx.bypass_md5(monkeypatch)
+    data = tmp_path / "data"
+    fixture = fx.write(name, data)
+    spec = build_dataset(name, data)
+    assert spec.sizes == fixture.spec_sizes and len(spec.classes) == fixture.classes
+    assert spec.metric == fixture.metric
+    test_images = _digests(spec.splits["test"])
+    assert len(test_images) == spec.sizes["test"]
+    for split in set(spec.splits) - {"test"}:
+        assert not test_images & _digests(spec.splits[split]), f"a test image is in {split}"
+
+    results = tmp_path / "res"
+    assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", name, "--data-root", str(data),
+                 "--results", str(results), "--quiet", *FAST]) == 0
+    rows = {row["task"]: row for row in read_rows(results)}
+    linear, knn = rows["linear"], rows["knn"]
+    assert linear["extra"]["split"]["sizes"] == fixture.sizes
+    assert linear["extra"]["split"]["val_source"] == fixture.val_source
+    assert linear["split"]["sizes"] == fixture.spec_sizes
+    assert linear["metric"] == fixture.metric and knn["metric"] == f"{fixture.metric}@k=5"
+    bank = fixture.spec_sizes["train"] + fixture.spec_sizes.get("val", 0)  # kNN: all labelled non-test images
+    assert knn["extra"] == {"bank_size": bank, "test_size": fixture.sizes["test"]}
+    assert linear["value"] == 1.0 and knn["metrics"][f"{fixture.metric}@k=1"] == 1.0
