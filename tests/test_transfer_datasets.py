@@ -6,9 +6,6 @@ image carries its own label)."""
 
 from __future__ import annotations
 
-import hashlib
-
-import numpy as np
 import pytest
 
 from evalsuite.cli import main
@@ -22,8 +19,23 @@ TRANSFER = ["cifar10", "cifar100", "stl10", "flowers102", "pets", "dtd", "food10
 FAST = ["--cfg-options", "linear.wd_num=3", "knn.ks=[1,5]", "knn.headline_k=5"]
 
 
-def _digests(dataset) -> set[str]:
-    return {hashlib.sha1(np.asarray(img).tobytes()).hexdigest() for img, _ in dataset}
+def _read_labels(spec, fixture) -> dict[str, list[tuple[str, object]]]:
+    """Per split, (digest, label) of every item, labels as the wrapper returns them."""
+    return {split: [(fx.digest(img), target) for img, target in ds] for split, ds in spec.splits.items()}
+
+
+def _check_labels(read, fixture, multilabel: bool) -> None:
+    """Every item is an image the fixture wrote, and the written class -> label map is one to one."""
+    mapping = {}
+    for items in read.values():
+        for key, target in items:
+            assert key in fixture.written, "an item is not an image the fixture wrote"
+            if multilabel:  # exactly the one non-difficult object's class is positive
+                assert target.sum() == 1, target
+                target = int(target.argmax())
+            mapping.setdefault(fixture.written[key], set()).add(int(target))
+    assert all(len(labels) == 1 for labels in mapping.values()), mapping
+    assert len({next(iter(v)) for v in mapping.values()}) == len(mapping), mapping
 
 
 def test_fixtures_cover_the_transfer_suite():
@@ -40,10 +52,12 @@ def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
     spec = build_dataset(name, data)
     assert spec.sizes == fixture.spec_sizes and len(spec.classes) == fixture.classes
     assert spec.metric == fixture.metric
-    test_images = _digests(spec.splits["test"])
+    read = _read_labels(spec, fixture)
+    _check_labels(read, fixture, spec.multilabel)
+    test_images = {key for key, _ in read["test"]}
     assert len(test_images) == spec.sizes["test"]
     for split in set(spec.splits) - {"test"}:
-        assert not test_images & _digests(spec.splits[split]), f"a test image is in {split}"
+        assert not test_images & {key for key, _ in read[split]}, f"a test image is in {split}"
 
     results = tmp_path / "res"
     assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", name, "--data-root", str(data),
@@ -57,3 +71,16 @@ def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
     bank = fixture.spec_sizes["train"] + fixture.spec_sizes.get("val", 0)  # kNN: all labelled non-test images
     assert knn["extra"] == {"bank_size": bank, "test_size": fixture.sizes["test"]}
     assert linear["value"] == 1.0 and knn["metrics"][f"{fixture.metric}@k=1"] == 1.0
+
+
+def test_stanford_cars_names_the_manual_layout(tmp_path):
+    for args in ([], ["--download"]):
+        with pytest.raises(EvalsuiteError, match=r"stanford_cars/devkit/\{cars_meta.mat,cars_train_annos.mat\}"):
+            build_dataset("cars", tmp_path, download=bool(args))
+
+
+def test_sun397_without_partition_files_names_them(tmp_path):
+    fx.write("sun397", tmp_path)
+    (tmp_path / "SUN397" / "Training_01.txt").unlink()
+    with pytest.raises(EvalsuiteError, match=r"SUN397 partition file .*Training_01.txt.* is missing; unzip .*Partitions.zip"):
+        build_dataset("sun397", tmp_path)
