@@ -30,3 +30,16 @@ results: $(STAMP)
 	$(BIN)/python -m evalsuite leaderboard --results results/runs --baseline $(RESULTS_BASELINE) --format md -o results/leaderboard.md
 	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published -o results/report.html
 	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published --format md -o results/report.md
+
+# The measured supervised row: torchvision's ImageNet ResNets (sha256-checked) through the transfer
+# suite. Needs the network; Stanford Cars must be placed under $(DATA) by hand (README, transfer datasets).
+DATA ?= data
+BASELINES_DIR ?= work_dirs/baselines
+BASELINES_SUITE ?= tasks/transfer.py
+.PHONY: baselines
+baselines: $(STAMP)
+	$(BIN)/python -m evalsuite baselines --download -o $(BASELINES_DIR)
+	for ckpt in $(BASELINES_DIR)/*.pth; do \
+		$(BIN)/python -m evalsuite eval $$ckpt --suite $(BASELINES_SUITE) --data-root $(DATA) --download \
+			--results results/runs --skip-existing || exit $$?; \
+	done

@@ -3,6 +3,7 @@ supervised-baseline checkpoints that ``evalsuite eval`` reads like any other."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,38 @@ def test_download_fetches_torchvision_url_into_the_hub_cache(tiny_baseline, tmp_
     assert (hub / entry.file).is_file() and written.is_file()
     register([entry.name], tmp_path / "out2", hub_dir=hub, download=True)
     assert len(calls) == 1, "a file already in the hub cache was downloaded again"
+
+
+def _make_recipe(target: str) -> list[str]:
+    """The shell lines of a Makefile target (continuations joined)."""
+    text = (Path(__file__).resolve().parents[1] / "Makefile").read_text().replace("\\\n", " ")
+    lines = text.split(f"\n{target}:", 1)[1].split("\n")[1:]
+    return [line.strip() for line in itertools.takewhile(lambda l: l.startswith("\t"), lines)]
+
+
+def test_make_baselines_path_offline(tiny_baseline, tmp_path, monkeypatch, one_thread):
+    """`make baselines`: register with --download, then eval each checkpoint through tasks/transfer.py
+    with --download, here on a torchvision-style file and tiny copies of three transfer datasets."""
+    from tests.fixtures import datasets as fx
+
+    recipe = _make_recipe("baselines")
+    assert "-m evalsuite baselines --download -o $(BASELINES_DIR)" in recipe[0]
+    assert "-m evalsuite eval $$ckpt --suite $(BASELINES_SUITE) --data-root $(DATA) --download" in recipe[1]
+    entry, source = tiny_baseline
+    monkeypatch.setattr(baselines.torch.hub, "download_url_to_file", lambda url, dst, hash_prefix=None, progress=True:
+                        shutil.copy(source, dst))  # stands in for the network
+    fx.bypass_md5(monkeypatch)
+    data, out, results = tmp_path / "data", tmp_path / "baselines", tmp_path / "runs"
+    for name in ("cifar10", "dtd", "voc2007"):
+        fx.write(name, data)
+    assert main(["baselines", entry.name, "--download", "--hub-dir", str(tmp_path / "hub"), "-o", str(out)]) == 0
+    for ckpt in sorted(out.glob("*.pth")):
+        argv = ["eval", str(ckpt), "--suite", "tasks/transfer.py", "--data-root", str(data), "--download",
+                "--results", str(results), "--skip-existing", "--quiet", "--datasets", "cifar10,dtd,voc2007",
+                "--cfg-options", "linear.wd_num=3"]
+        assert main(argv) == 0
+    rows = read_rows(results)
+    assert sorted((r["dataset"], r["task"]) for r in rows) == sorted(
+        (d, t) for d in ("cifar10", "dtd", "voc2007") for t in ("knn", "linear"))
+    assert {r["checkpoint"]["kind"] for r in rows} == {"supervised"} and {r["checkpoint"]["label"] for r in rows} == {entry.name}
+    assert {r["metric"] for r in rows if r["task"] == "linear"} == {"top1", "map11"}

@@ -49,15 +49,11 @@ def aircraft(root: str, download: bool) -> DatasetSpec:
 
 @DATASETS.register_module("cars")
 def cars(root: str, download: bool) -> DatasetSpec:
-    where = Path(root).resolve()
-    if download:
-        raise EvalsuiteError(f"Stanford Cars cannot be downloaded any more (its original host is gone); place {CARS_LAYOUT} "
-                             f"under {where} by hand and run without --download")
-    try:
+    try:  # present files are read even with --download, as torchvision does for every other dataset
         splits = {s: tvd.StanfordCars(root, split=s) for s in ("train", "test")}
     except RuntimeError as exc:
-        raise EvalsuiteError(f"Stanford Cars was not found under {where}; it cannot be downloaded any more, so place "
-                             f"{CARS_LAYOUT} there by hand") from exc
+        raise EvalsuiteError(f"Stanford Cars was not found under {Path(root).resolve()} and cannot be downloaded any "
+                             f"more (its original host is gone); place {CARS_LAYOUT} there by hand") from exc
     return DatasetSpec("cars", splits, list(splits["train"].classes))
 
 

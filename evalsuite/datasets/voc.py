@@ -6,6 +6,8 @@ classification protocol of the VOC07 SVM/linear benchmarks (Goyal et al. 2019, S
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets as tvd
@@ -38,9 +40,12 @@ class VOCMultiLabel(Dataset):
 
 @DATASETS.register_module("voc2007")
 def voc2007(root: str, download: bool) -> DatasetSpec:
+    listings = Path(root) / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main"
     with dataset_files("voc2007", root):
+        # torchvision's VOC downloads (and unpacks) whenever asked, even when the files are there
         splits = {
-            s: VOCMultiLabel(tvd.VOCDetection(root, year="2007", image_set=s, download=download))
+            s: VOCMultiLabel(tvd.VOCDetection(root, year="2007", image_set=s,
+                                              download=download and not (listings / f"{s}.txt").is_file()))
             for s in ("train", "val", "test")
         }
     return DatasetSpec("voc2007", splits, VOC_CLASSES, metric="map11", multilabel=True)
