@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", help="checkpoint label to add a delta column against")
     p.add_argument("--format", default="md", help="md, csv, html or latex")
     p.add_argument("--spread", default="std", help="std (sample std over seeds) or ci95 (95%% Student-t interval)")
+    p.add_argument("--published", action="store_true",
+                   help="add the published reference figures (results/published) as a separate block on the same columns")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 
@@ -22,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.atomic import write_text
 
     text = leaderboard(args.results, args.baseline, args.format, args.spread)
+    if args.published:
+        from evalsuite.report.published import published_block
+
+        text += published_block(args.results, args.baseline, args.format, args.spread)
     if args.output:
         write_text(Path(args.output), text)
     else:

@@ -37,3 +37,39 @@ def load_published(folder: str | Path = PUBLISHED_DIR) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     out["epochs"] = out["epochs"].astype("Int64")
     return out
+
+
+#: Title of the published block wherever it follows the measured leaderboard.
+BLOCK_TITLE = "Published figures, same columns (quoted from papers, not measured here; % as printed)"
+
+
+def published_grid(published: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Published figures in the measured leaderboard's shape: one row per (method, arch, epochs,
+    paper, table), one column per ``dataset/task`` (the leaderboard's own column names). The
+    measured ``columns`` come first and in their order, blank where nothing was published, so
+    the two tables line up; columns only the papers have follow. Values are strings (% as printed)."""
+    frame = published.copy()
+    frame["column"] = frame["dataset"] + "/" + frame["task"]
+    epochs = frame["epochs"].map(lambda v: "" if pd.isna(v) else f", {int(v)} ep")
+    frame["row"] = frame["method"] + " (" + frame["arch"] + epochs + ")"
+    frame["source"] = frame["paper"].str.split(",").str[0] + ", " + frame["table"]
+    grid = frame.pivot_table(index=["row", "source"], columns="column", values="value", aggfunc="first")
+    measured = list(columns or [])
+    grid = grid.reindex(columns=measured + sorted(c for c in grid.columns if c not in measured))
+    out = grid.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:g}"))
+    out = out.reset_index(level="source")
+    out.index.name, out.columns.name = "published", None
+    return out[[c for c in out.columns if c != "source"] + ["source"]]
+
+
+def published_block(results_dir: str | Path, baseline: str | None, fmt: str, spread: str) -> str:
+    """The published grid rendered like the leaderboard of ``results_dir`` and on its columns,
+    under its own title (``evalsuite leaderboard --published``)."""
+    from evalsuite.leaderboard import build, render
+    from evalsuite.results import read_rows
+
+    means, _ = build(read_rows(results_dir), baseline, spread)
+    measured = [c for c in means.columns if "/" in c]  # dataset/task columns, not 'mean rank' or deltas
+    grid = published_grid(load_published(), measured)
+    title = {"md": f"\n## {BLOCK_TITLE}\n\n", "csv": f"\n# {BLOCK_TITLE}\n"}.get(fmt, f"\n{BLOCK_TITLE}\n")
+    return title + render(grid, grid, fmt)

@@ -8,6 +8,7 @@ import html
 
 import pandas as pd
 
+from evalsuite.report.published import published_grid
 from evalsuite.report.tables import DELTA, Summary
 
 PUBLISHED_TITLE = "Published reference figures (quoted from papers, not measured by this project)"
@@ -86,6 +87,7 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
         parts += ['<section class="published">', f"<h2>{html.escape(PUBLISHED_TITLE)}</h2>",
                   "<p>Values in % as printed in the source. Different data, protocols and training budgets from the "
                   "measured table above: compare with care.</p>",
+                  html_table(published_grid(published, list(s.columns)), "published-grid", "published"),
                   html_table(published_table(published), "published", None), "</section>"]
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -109,5 +111,6 @@ def to_markdown(s: Summary, image_files: dict[str, tuple[str, str]], published: 
         parts.append("## Figures (measured rows only)\n")
         parts += [f"![{caption}]({name})\n" for caption, name in image_files.values()]
     if published is not None:
-        parts += [f"## {PUBLISHED_TITLE}\n", md_table(published_table(published), None)]
+        parts += [f"## {PUBLISHED_TITLE}\n", md_table(published_grid(published, list(s.columns)), "published"),
+                  md_table(published_table(published), None)]
     return "\n".join(parts)
