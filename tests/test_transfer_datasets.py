@@ -84,3 +84,41 @@ def test_sun397_without_partition_files_names_them(tmp_path):
     (tmp_path / "SUN397" / "Training_01.txt").unlink()
     with pytest.raises(EvalsuiteError, match=r"SUN397 partition file .*Training_01.txt.* is missing; unzip .*Partitions.zip"):
         build_dataset("sun397", tmp_path)
+
+
+SLOW_SCALE = {"cifar10": 10, "cifar100": 10}  # 32 px: cheap; the 224 px datasets get 3x their fast size
+
+
+@pytest.mark.slow
+def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_thread):
+    """All 12 copies at 3x (10x for CIFAR: 210 images) their fast size, in one run of the transfer suite:
+    every split is decoded once into the decode cache and its features into the feature cache,
+    the linear probe sweeps a 9-value grid on the right validation split, and a second run with
+    another grid is served from the feature cache alone."""
+    import evalsuite.runner as runner
+
+    fx.bypass_md5(monkeypatch)
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    fixtures = {name: fx.write(name, data, SLOW_SCALE.get(name, 3)) for name in TRANSFER}
+    base = ["eval", "random", "--arch", "resnet_tiny", "--suite", "tasks/transfer.py", "--data-root", str(data), "--quiet"]
+    cfg = ["--cfg-options", "knn.ks=[1,5]", "knn.headline_k=5"]
+    assert main([*base, "--results", str(tmp_path / "a"), *cfg, "linear.wd_num=9"]) == 0
+    splits = sum(len(f.spec_sizes) for f in fixtures.values())
+    assert len(list((cache / "features").glob("*.pt"))) == splits
+    assert len(list((cache / "decoded").glob("*.npy"))) == splits
+    rows = {(r["dataset"], r["task"]): r for r in read_rows(tmp_path / "a")}
+    assert len(rows) == 2 * len(TRANSFER)
+    for name, fixture in fixtures.items():
+        linear = rows[(name, "linear")]
+        assert linear["extra"]["split"]["sizes"] == fixture.sizes and linear["split"]["sizes"] == fixture.spec_sizes
+        assert linear["extra"]["split"]["val_source"] == fixture.val_source
+        assert len(linear["extra"]["val_curve"]) == 9 and linear["chosen"]["wd"] in [w for w, _ in linear["extra"]["val_curve"]]
+        assert linear["value"] == 1.0 and rows[(name, "knn")]["value"] == 1.0, name
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("features were extracted again instead of read from the cache")
+
+    monkeypatch.setattr(runner, "extract", no_extraction)
+    monkeypatch.setattr(runner, "extract_array", no_extraction)
+    assert main([*base, "--results", str(tmp_path / "b"), "--tasks", "linear", *cfg, "linear.wd_num=5"]) == 0
+    assert {len(r["extra"]["val_curve"]) for r in read_rows(tmp_path / "b")} == {5}
