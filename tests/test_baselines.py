@@ -159,5 +159,6 @@ def test_make_baselines_path_offline(tiny_baseline, tmp_path, monkeypatch, one_t
     rows = read_rows(results)
     assert sorted((r["dataset"], r["task"]) for r in rows) == sorted(
         (d, t) for d in ("cifar10", "dtd", "voc2007") for t in ("knn", "linear"))
-    assert {r["checkpoint"]["kind"] for r in rows} == {"supervised"} and {r["checkpoint"]["label"] for r in rows} == {entry.name}
+    assert {r["checkpoint"]["kind"] for r in rows} == {"supervised"}
+    assert {r["checkpoint"]["label"] for r in rows} == {entry.name}
     assert {r["metric"] for r in rows if r["task"] == "linear"} == {"top1", "map11"}

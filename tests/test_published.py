@@ -23,7 +23,8 @@ def test_grid_lines_up_with_measured_columns():
     grid = published_grid(load_published(), measured)
     assert list(grid.columns[:3]) == measured and grid.columns[-1] == "source"
     deepcluster = grid.loc["DeepCluster-v2 (resnet50, 800 ep)"]
-    assert (deepcluster["cifar10/linear"], deepcluster["cifar10/finetune"], deepcluster["dtd/linear"]) == ("94.07", "97.06", "")
+    cells = (deepcluster["cifar10/linear"], deepcluster["cifar10/finetune"], deepcluster["dtd/linear"])
+    assert cells == ("94.07", "97.06", "")
     assert deepcluster["source"] == "Ericsson et al. 2021, Table 1"
 
 
@@ -32,7 +33,8 @@ def test_leaderboard_published_block_follows_measured_table(tmp_path, monkeypatc
     fx.write("cifar10", tmp_path / "data")
     results = tmp_path / "res"
     assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar10", "--data-root", str(tmp_path / "data"),
-                 "--tasks", "knn", "--results", str(results), "--quiet", "--cfg-options", "knn.ks=[1]", "knn.headline_k=1"]) == 0
+                 "--tasks", "knn", "--results", str(results), "--quiet",
+                 "--cfg-options", "knn.ks=[1]", "knn.headline_k=1"]) == 0
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(results), "--published"]) == 0
     measured, block = capsys.readouterr().out.split(f"## {BLOCK_TITLE}")

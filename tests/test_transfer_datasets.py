@@ -75,14 +75,15 @@ def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
 
 def test_stanford_cars_names_the_manual_layout(tmp_path):
     for download in (False, True):
-        with pytest.raises(EvalsuiteError, match=r"cannot be downloaded .* stanford_cars/devkit/\{cars_meta.mat,cars_train_annos.mat\}"):
+        layout = r"stanford_cars/devkit/\{cars_meta.mat,cars_train_annos.mat\}"
+        with pytest.raises(EvalsuiteError, match=r"cannot be downloaded .* " + layout):
             build_dataset("cars", tmp_path, download=download)
 
 
 def test_sun397_without_partition_files_names_them(tmp_path):
     fx.write("sun397", tmp_path)
     (tmp_path / "SUN397" / "Training_01.txt").unlink()
-    with pytest.raises(EvalsuiteError, match=r"SUN397 partition file .*Training_01.txt.* is missing; unzip .*Partitions.zip"):
+    with pytest.raises(EvalsuiteError, match=r"partition file .*Training_01.txt.* is missing; unzip .*Partitions.zip"):
         build_dataset("sun397", tmp_path)
 
 
@@ -112,7 +113,8 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
         linear = rows[(name, "linear")]
         assert linear["extra"]["split"]["sizes"] == fixture.sizes and linear["split"]["sizes"] == fixture.spec_sizes
         assert linear["extra"]["split"]["val_source"] == fixture.val_source
-        assert len(linear["extra"]["val_curve"]) == 9 and linear["chosen"]["wd"] in [w for w, _ in linear["extra"]["val_curve"]]
+        curve = linear["extra"]["val_curve"]
+        assert len(curve) == 9 and linear["chosen"]["wd"] in [w for w, _ in curve]
         assert linear["value"] == 1.0 and rows[(name, "knn")]["value"] == 1.0, name
 
     def no_extraction(*args, **kwargs):

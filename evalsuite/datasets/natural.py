@@ -82,7 +82,8 @@ def _sun_partition_file(data_dir: Path, kind: str, download: bool) -> Path:
         download_url(SUN_PARTITIONS_URL, str(data_dir), "Partitions.zip")
         digest = hashlib.sha256((data_dir / "Partitions.zip").read_bytes()).hexdigest()
         if digest != SUN_PARTITIONS_SHA256:
-            raise EvalsuiteError(f"{data_dir / 'Partitions.zip'} has sha256 {digest[:12]}..., not {SUN_PARTITIONS_SHA256[:12]}...")
+            raise EvalsuiteError(f"{data_dir / 'Partitions.zip'} has sha256 {digest[:12]}..., not "
+                                 f"{SUN_PARTITIONS_SHA256[:12]}...; delete it and download again")
         extract_archive(str(data_dir / "Partitions.zip"), str(data_dir))
     for path in candidates:
         if path.is_file():
