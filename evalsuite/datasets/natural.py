@@ -1,6 +1,6 @@
 """Scene, object and texture datasets of the transfer benchmarks, via torchvision.
 
-Caltech-101 has no official split: it follows Kornblith et al. 2019 (Sec. A.1, Table A1) and
+Caltech-101 has no official split: it follows Kornblith et al. 2019 (Sec. A.1) and
 ssl-transfer (Ericsson et al. 2021; ``linear.py`` lists 102 classes), 30 train images per class
 of all 102 folders (BACKGROUND_Google included), the rest test, drawn with a fixed seed written
 into every result. SUN397 uses the dataset's own partition 1 (``Training_01.txt`` /
