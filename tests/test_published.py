@@ -14,8 +14,24 @@ def test_transfer_figures_name_their_table_and_how_they_were_checked():
     transfer = table[table["dataset"].isin(fx.WRITERS)]
     assert len(transfer) >= 2 and set(transfer["task"]) <= TRANSFER_TASKS
     assert transfer["table"].str.startswith("Table").all() and (transfer["verified"].str.len() > 40).all()
-    row = transfer[(transfer["method"] == "DeepCluster-v2") & (transfer["task"] == "linear")].iloc[0]
-    assert (row["dataset"], row["value"], row["arch"], row["epochs"]) == ("cifar10", 94.07, "resnet50", 800)
+    row = transfer[(transfer["method"] == "DeepCluster-v2") & (transfer["task"] == "linear") & (transfer["dataset"] == "cifar10")]
+    assert len(row) == 1 and (row.iloc[0]["value"], row.iloc[0]["arch"], row.iloc[0]["epochs"]) == (94.02, "resnet50", 800)
+
+
+def test_supervised_resnet50_and_every_ssl_row_cover_the_11_many_shot_datasets_in_our_metrics(tmp_path):
+    """Ericsson et al. 2021 Table 1: 13 SSL models and the supervised ResNet-50, linear and finetune, on
+    the 11 datasets (no STL-10), each scored with the metric evalsuite's own wrapper uses for it."""
+    table = load_published()
+    ericsson = table[table["source_csv"] == "transfer_ericsson2021.csv"]
+    many_shot = set(fx.WRITERS) - {"stl10"}
+    for (method, task), rows in ericsson.groupby(["method", "task"]):
+        assert sorted(rows["dataset"]) == sorted(many_shot), (method, task)
+    assert ericsson["method"].nunique() == 14 and set(ericsson["task"]) == TRANSFER_TASKS
+    metric = {name: fx.write(name, tmp_path / name).metric for name in many_shot}
+    assert (ericsson["metric"] == ericsson["dataset"].map(metric)).all()
+    supervised = ericsson[ericsson["method"].str.startswith("supervised ImageNet")].set_index(["dataset", "task"])
+    assert supervised.loc[("cifar10", "linear"), "value"] == 91.42 and supervised.loc[("pets", "finetune"), "value"] == 92.42
+    assert supervised["epochs"].isna().all()  # the paper did not train torchvision's weights
 
 
 def test_grid_lines_up_with_measured_columns():
@@ -23,8 +39,8 @@ def test_grid_lines_up_with_measured_columns():
     grid = published_grid(load_published(), measured)
     assert list(grid.columns[:3]) == measured and grid.columns[-1] == "source"
     deepcluster = grid.loc["DeepCluster-v2 (resnet50, 800 ep)"]
-    cells = (deepcluster["cifar10/linear"], deepcluster["cifar10/finetune"], deepcluster["dtd/linear"])
-    assert cells == ("94.07", "97.06", "")
+    cells = (deepcluster["cifar10/linear"], deepcluster["cifar10/finetune"], deepcluster["dtd/linear"], deepcluster["cifar10/knn"])
+    assert cells == ("94.02", "97.06", "78.62", "")  # blank where the paper has no figure
     assert deepcluster["source"] == "Ericsson et al. 2021, Table 1"
 
 
@@ -41,4 +57,6 @@ def test_leaderboard_published_block_follows_measured_table(tmp_path, monkeypatc
     assert "random-resnet_tiny" in measured and "DeepCluster" not in measured
     header = block.strip().splitlines()[0].split(" | ")
     assert header[1] == "cifar10/knn"  # the measured column first, then the papers' own
-    assert any(line.startswith("| DeepCluster-v2 (resnet50, 800 ep) |  | 97.06 | 94.07 |") for line in block.splitlines())
+    line = next(l for l in block.splitlines() if l.startswith("| DeepCluster-v2 (resnet50, 800 ep) |"))
+    cells = dict(zip(header, line.split(" | ")))
+    assert (cells["cifar10/knn"], cells["cifar10/finetune"], cells["cifar10/linear"]) == ("", "97.06", "94.02")
