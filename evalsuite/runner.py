@@ -31,7 +31,7 @@ from evalsuite.features import (
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
-from evalsuite.tasks.base import EvalContext, settings_of
+from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = REPO_ROOT / "tasks" / "default.py"
@@ -123,10 +123,12 @@ def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
     }
 
 
-def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: dict, quiet: bool):
+def _feature_fn(session: Session, spec):
+    """``split -> (features, targets)`` through the feature cache, and the transform's id."""
+    model, info, cache = session.model, session.info, session.cache
     transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
     decoded = DecodedCache(cache.root)
-    batch_size = cfg_features.get("batch_size", 256)
+    batch_size = session.features.get("batch_size", 256)
     memo = {}
 
     def features(split: str):
@@ -136,15 +138,15 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
         key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset))
         got = cache.get(key)
         if got is None:
-            workers = loader_workers(cfg_features.get("num_workers", -1), len(dataset))
+            workers = loader_workers(session.features.get("num_workers", -1), len(dataset))
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
             array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
-                                         quiet)
+                                         session.quiet)
             if array is not None:
-                got = extract_array(model, array[0], array[1], device, batch_size, desc, quiet)
+                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet)
             else:
-                got = extract(model, images, device, batch_size, workers, desc=desc, quiet=quiet)
+                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet)
             cache.put(key, *got)
         memo[split] = got
         return got
@@ -152,17 +154,25 @@ def _feature_fn(model, info, spec, cache: FeatureCache, device, cfg_features: di
     return features, transform_id
 
 
-def _build_spec(tasks: dict, dataset_name: str, req: EvalRequest):
-    """Classification datasets by default; detection datasets (``voc:PATH``, ``coco:...``,
-    ``voc0712``...) when the suite's tasks declare ``data_kind = 'detection'``."""
-    kinds = {getattr(task, "data_kind", "classification") for task in tasks.values()}
-    if len(kinds) > 1:
-        raise EvalsuiteError(f"tasks {', '.join(tasks)} mix detection and classification data; run them as separate evals")
-    if kinds == {"detection"}:
-        from evalsuite.detection.data import build_detection_dataset
+def feature_step(dataset_name: str, session: Session) -> Prepared:
+    """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
+    spec = build_dataset(dataset_name, session.data_root, session.download)
+    feature_fn, transform_id = _feature_fn(session, spec)
 
-        return build_detection_dataset(dataset_name, req.data_root, req.download)
-    return build_dataset(dataset_name, req.data_root, req.download)
+    def context(seed: int) -> EvalContext:
+        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
+                           backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
+
+    return Prepared(spec, {"transform": transform_id}, context)
+
+
+def data_step(tasks: dict) -> DataStep:
+    """The one data step every task of the suite takes (its ``data_step``, else the feature pipeline)."""
+    steps = {name: getattr(task, "data_step", None) or feature_step for name, task in tasks.items()}
+    if len(set(steps.values())) > 1:
+        kinds = " and ".join(sorted({step.__name__.removesuffix("_step") for step in steps.values()}))
+        raise EvalsuiteError(f"tasks {', '.join(tasks)} mix {kinds} data; run them as separate evals")
+    return next(iter(steps.values()))
 
 
 def _seeds(req: EvalRequest, cfg: Config) -> list[int]:
@@ -198,21 +208,22 @@ def evaluate(req: EvalRequest) -> list[Path]:
     seeds = _seeds(req, cfg)
     model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0])
     label = req.name or default_label(info)
-    cache = FeatureCache(req.cache_dir)
+    session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
+                      work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
+                      features=dict(cfg.get("features", {})))
+    step = data_step(tasks)
     written = []
     for dataset_name in dataset_names:
-        spec = _build_spec(tasks, dataset_name, req)
-        feature_fn, transform_id = _feature_fn(model, info, spec, cache, device, dict(cfg.get("features", {})), req.quiet)
+        prepared = step(dataset_name, session)
+        spec = prepared.spec
         for seed in seeds:
-            ctx = EvalContext(spec=spec, seed=seed, device=device, feature_fn=feature_fn,
-                              backbone_fn=lambda: copy.deepcopy(model), work_dir=str(Path(req.results_dir) / ".work"),
-                              quiet=req.quiet)
             for task_name, task in tasks.items():
                 settings = settings_of(task)
-                pid = protocol_id(task_name, settings, spec.name, {"transform": transform_id})
+                pid = protocol_id(task_name, settings, spec.name, prepared.protocol)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid)
                 if req.skip_existing and path.exists():
                     continue
+                ctx = prepared.context(seed)
                 torch.manual_seed(seed)
                 start = time.perf_counter()
                 out = task.run(ctx)
@@ -223,7 +234,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
                     "task": task_name, "dataset": spec.name, "seed": seed,
                     "metric": out.metric, "value": out.value, "metrics": out.metrics,
                     "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    "transform": transform_id, "split": {"note": spec.split_note, "sizes": spec.sizes},
+                    **prepared.protocol, "split": {"note": spec.split_note, "sizes": spec.sizes},
                     "protocol_id": pid,
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),

@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 from evalsuite.detection import require_detectron2
-from evalsuite.detection.data import DETECTION_DATASETS, DetectionSpec
-from evalsuite.detection.voc import seeded_split
+from evalsuite.detection.spec import DETECTION_DATASETS, DetectionSpec, seeded_split
 from evalsuite.errors import EvalsuiteError
 
 

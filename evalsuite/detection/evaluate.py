@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from evalsuite.detection import require_detectron2
-from evalsuite.detection.data import DetectionSpec
+from evalsuite.detection.spec import DetectionSpec
 from evalsuite.launch import world
 
 

@@ -19,28 +19,8 @@ from pathlib import Path
 
 import torch
 
-from evalsuite.detection.data import DetectionSpec
 from evalsuite.errors import EvalsuiteError
 from evalsuite.launch import world
-
-
-def _loaders(cfg, spec: DetectionSpec, seed: int, num_workers: int):
-    from detectron2.data import DatasetMapper, build_detection_test_loader, build_detection_train_loader
-    from detectron2.data import transforms as T
-    from detectron2.data.samplers import TrainingSampler
-
-    train = [r for r in spec.splits["train"] if r["annotations"]]
-    if not train:
-        raise EvalsuiteError(f"dataset {spec.name!r} has no training image with a box")
-    aug = [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN, "choice"), T.RandomFlip()]
-    train_mapper = DatasetMapper(is_train=True, augmentations=aug, image_format="RGB")
-    train_loader = build_detection_train_loader(
-        train, mapper=train_mapper, sampler=TrainingSampler(len(train), shuffle=True, seed=seed),
-        total_batch_size=cfg.SOLVER.IMS_PER_BATCH, num_workers=num_workers)
-    test_mapper = DatasetMapper(is_train=False, augmentations=[T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)],
-                                image_format="RGB")
-    test_loader = build_detection_test_loader(spec.splits["test"], mapper=test_mapper, num_workers=num_workers)
-    return train_loader, test_loader
 
 
 def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_every: int = 20) -> dict:

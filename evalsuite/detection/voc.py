@@ -18,10 +18,8 @@ import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
-
 from evalsuite.datasets.voc import VOC_CLASSES
-from evalsuite.detection.data import DETECTION_DATASETS, HELD_OUT_FRACTION, DetectionSpec
+from evalsuite.detection.spec import DETECTION_DATASETS, HELD_OUT_FRACTION, DetectionSpec, seeded_split
 from evalsuite.errors import EvalsuiteError
 
 BOX_MODE_XYXY_ABS = 0  # detectron2.structures.BoxMode.XYXY_ABS, without importing detectron2 here
@@ -72,13 +70,6 @@ def to_records(parsed: list[dict], classes: list[str]) -> tuple[list[dict], dict
                          "difficult": int(difficult)})
         records.append({k: item[k] for k in ("file_name", "image_id", "height", "width")} | {"annotations": anns})
     return records, dropped
-
-
-def seeded_split(ids: list[str], fraction: float = HELD_OUT_FRACTION, seed: int = 0) -> tuple[list[str], list[str]]:
-    order = np.random.default_rng(seed).permutation(len(ids))
-    n_test = max(1, int(round(fraction * len(ids))))
-    test = sorted(ids[i] for i in order[:n_test])
-    return sorted(set(ids) - set(test)), test
 
 
 def voc_folder(path: str, name: str | None = None, classes: list[str] | None = None,

@@ -1,15 +1,18 @@
 """What a task gets (``EvalContext``) and gives back (``TaskOutput``).
 
 Feature tasks (knn, linear, lowshot) call ``ctx.features(split)``; tasks that train the network
-(finetune, linear_sgd, detection) use ``ctx.backbone()`` and ``ctx.spec`` directly.
+(finetune, linear_sgd, detection) use ``ctx.backbone()`` and ``ctx.spec`` directly. A task's
+``data_step`` (a ``DataStep``) says how the runner makes a dataset ready for it; classification
+tasks leave it out and get the feature pipeline (``evalsuite.runner.feature_step``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -39,18 +42,31 @@ class Split:
         return len(self.targets)
 
 
-@dataclass
-class EvalContext:
-    """Everything one (checkpoint, dataset, seed) evaluation shares across its tasks."""
+@dataclass(kw_only=True)
+class TaskContext:
+    """What one task gets for one (checkpoint, dataset, seed): the dataset, fresh backbones, a work
+    folder and its own ``timings`` (the runner builds one per task, so no row reports another
+    task's time)."""
 
-    spec: DatasetSpec
+    spec: Any  # what the task's data step built: a DatasetSpec, a DetectionSpec
     seed: int
     device: torch.device
-    feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
     backbone_fn: Callable[[], nn.Module]
     work_dir: str = "."
     quiet: bool = False  # no progress lines (long tasks print them on stderr otherwise)
     timings: dict = field(default_factory=dict)
+
+    def backbone(self) -> nn.Module:
+        """A fresh copy of the loaded backbone (tasks that train must not share weights)."""
+        return self.backbone_fn()
+
+
+@dataclass(kw_only=True)
+class EvalContext(TaskContext):
+    """The classification context: a ``DatasetSpec`` and its frozen features per split."""
+
+    spec: DatasetSpec
+    feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
     _features: dict = field(default_factory=dict)
 
     def features(self, split: str) -> Split:
@@ -59,10 +75,6 @@ class EvalContext:
             self._features[split] = Split(*self.feature_fn(split))
             self.timings[f"features_{split}_s"] = round(time.perf_counter() - start, 3)
         return self._features[split]
-
-    def backbone(self) -> nn.Module:
-        """A fresh copy of the loaded backbone (tasks that train must not share weights)."""
-        return self.backbone_fn()
 
     def protocol_splits(self) -> tuple[Split, Split, Split, dict]:
         """(train, val, test, info): val is the official split where one exists, otherwise a
@@ -74,13 +86,14 @@ class EvalContext:
             train = full
         else:
             tr_idx, va_idx = stratified_holdout(full.targets.numpy(), VAL_FRACTION, self.seed)
-            train, val = _take(full, tr_idx), _take(full, va_idx)
+            train, val = take(full, tr_idx), take(full, va_idx)
             info = {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": self.seed}
         info.update(sizes={"train": len(train), "val": len(val), "test": len(test)}, note=self.spec.split_note)
         return train, val, test, info
 
 
-def _take(split: Split, index: np.ndarray) -> Split:
+def take(split: Split, index: np.ndarray) -> Split:
+    """The rows ``index`` of a split."""
     idx = torch.as_tensor(index)
     return Split(split.features[idx], split.targets[idx])
 
@@ -96,3 +109,39 @@ def settings_of(task) -> dict:
         value = getattr(task, f.name)
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+@dataclass
+class Session:
+    """What every dataset of one ``evaluate`` call shares; a data step reads what it needs."""
+
+    model: nn.Module  # the loaded backbone, never trained in place
+    info: Any  # its LoadedCheckpoint (sha256 and arch key the feature cache)
+    device: torch.device
+    data_root: str
+    download: bool
+    work_dir: str
+    quiet: bool
+    cache: Any  # the FeatureCache
+    features: dict  # the suite's ``features`` settings (batch_size, num_workers)
+
+    def backbone(self) -> nn.Module:
+        return copy.deepcopy(self.model)
+
+
+@dataclass
+class Prepared:
+    """One dataset made ready for a suite's tasks by a data step.
+
+    ``protocol``: what besides the task's settings defines the protocol (e.g. the feature
+    transform); it is hashed into the protocol id and lands in the row. ``context(seed)``: a fresh
+    context for one task at that seed.
+    """
+
+    spec: Any
+    protocol: dict
+    context: Callable[[int], TaskContext]
+
+
+#: How the runner makes one named dataset ready for a task: ``(dataset_name, session) -> Prepared``.
+DataStep = Callable[[str, Session], Prepared]

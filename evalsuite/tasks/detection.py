@@ -18,15 +18,40 @@ import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
+from evalsuite.detection.data import build_detection_dataset, build_loaders
+from evalsuite.detection.spec import DetectionSpec
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
-from evalsuite.tasks.base import EvalContext, TaskOutput
+from evalsuite.tasks.base import DataStep, Prepared, Session, TaskContext, TaskOutput
 
 #: He et al. 2020, App. A.2 (the VOC recipe): multi-scale training sizes.
 VOC_MIN_SIZES = tuple(range(480, 801, 32))
 #: torchvision's ImageNet RGB mean and std in 0-255 units (the backbones' training normalisation).
 TORCHVISION_MEAN = (123.675, 116.28, 103.53)
 TORCHVISION_STD = (58.395, 57.12, 57.375)
+#: What detection protocol ids have always hashed as their transform: the classification eval
+#: transform's name, from when detection ran through the feature pipeline's step. Detection resizes
+#: with its own settings (min_size_train, ...), which are in the row; the name stays so that every
+#: detection protocol id, and so every earlier row's leaderboard cell, stays the same.
+PROTOCOL_TRANSFORM = "resize256-crop224"
+
+
+@dataclass(kw_only=True)
+class DetectionContext(TaskContext):
+    """The detection context: a ``DetectionSpec`` (images and boxes), no features."""
+
+    spec: DetectionSpec
+
+
+def detection_step(dataset_name: str, session: Session) -> Prepared:
+    """The detection data step: a detection dataset (``voc:PATH``, ``coco:...``, ``voc0712``, ...)."""
+    spec = build_detection_dataset(dataset_name, session.data_root, session.download)
+
+    def context(seed: int) -> DetectionContext:
+        return DetectionContext(spec=spec, seed=seed, device=session.device, backbone_fn=session.backbone,
+                                work_dir=session.work_dir, quiet=session.quiet)
+
+    return Prepared(spec, {"transform": PROTOCOL_TRANSFORM}, context)
 
 
 @TASKS.register_module("detection")
@@ -51,7 +76,7 @@ class Detection:
             the pure-Python build.
     """
 
-    data_kind: ClassVar[str] = "detection"  # the runner builds detection datasets for this task
+    data_step: ClassVar[DataStep] = staticmethod(detection_step)  # detection datasets, no features
     distributed: ClassVar[bool] = True  # trains across the processes of --launcher (DDP, SyncBN)
 
     meta_arch: str = "C4"
@@ -85,13 +110,13 @@ class Detection:
         if self.max_iter < 1 or self.batch_size < 1:
             raise ValueError(f"max_iter ({self.max_iter}) and batch_size ({self.batch_size}) must be at least 1")
 
-    def run(self, ctx: EvalContext) -> TaskOutput:
+    def run(self, ctx: DetectionContext) -> TaskOutput:
         from detectron2.modeling import build_model
 
         from evalsuite.detection.config import build_cfg, check_supported
         from evalsuite.detection.convert import load_trunk, resnet_depth
         from evalsuite.detection.evaluate import box_metrics, build_evaluator, release
-        from evalsuite.detection.train import _loaders, detection_dir, run_inference, train_model
+        from evalsuite.detection.train import detection_dir, run_inference, train_model
         from evalsuite.launch import world
 
         check_supported(self)
@@ -110,7 +135,7 @@ class Detection:
         model = build_model(cfg)
         loaded = load_trunk(model, backbone, self.meta_arch)
         del backbone
-        train_loader, test_loader = _loaders(cfg, spec, ctx.seed, self.num_workers)
+        train_loader, test_loader = build_loaders(cfg, spec, ctx.seed, self.num_workers)
         timing = train_model(model, cfg, train_loader, self.amp, self.precise_bn_iters)
         evaluator, name = build_evaluator(spec, out_dir, self.fast_coco_eval)
         try:

@@ -20,7 +20,7 @@ import torch
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
 from evalsuite.stats import mean_ci95
-from evalsuite.tasks.base import EvalContext, Split, TaskOutput
+from evalsuite.tasks.base import EvalContext, Split, TaskOutput, take
 from evalsuite.tasks.linear import fit_and_score, grid_batch_for, sweep, wd_grid
 
 
@@ -55,11 +55,6 @@ def draw_subset(labels: np.ndarray, size: str, seed: int, draw: int) -> np.ndarr
     if size.startswith("k="):
         return per_class_subset(labels, int(size[2:]), rng)
     return fraction_subset(labels, float(size[:-1]) / 100, rng)
-
-
-def _take(split: Split, index: np.ndarray) -> Split:
-    idx = torch.as_tensor(index)
-    return Split(split.features[idx], split.targets[idx])
 
 
 @TASKS.register_module("lowshot")
@@ -106,7 +101,7 @@ class LowShot:
         for size in size_names(self.shots, self.fractions):
             scores, wds = [], []
             for d in range(self.draws):
-                subset = _take(train, draw_subset(labels, size, ctx.seed, d))
+                subset = take(train, draw_subset(labels, size, ctx.seed, d))
                 wd, params = self.choose_wd(subset, val, metric, n_classes, device)
                 scores.append(fit_and_score(subset, test, wd, metric, n_classes, False, device, self.max_iter, params))
                 wds.append(wd)
