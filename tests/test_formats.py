@@ -1,4 +1,8 @@
-"""Every checkpoint layout round-trips from a real torchvision ResNet-18 state dict."""
+"""Every checkpoint layout round-trips from a real torchvision ResNet-18 state dict.
+
+The round trip is parametrised over the ``FORMATS`` registry: a registered format with no layout
+in ``layouts()`` fails, so a new format comes with its real on-disk layout in this one file.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from torchvision.models import resnet18
 
 from evalsuite.checkpoint import load_backbone, save_backbone
 from evalsuite.checkpoint.formats.detectron2 import from_detectron2, to_detectron2
+from evalsuite.checkpoint.formats.evalsuite_native import FORMAT_VERSION
 from evalsuite.checkpoint.io import read_checkpoint
 from evalsuite.errors import EvalsuiteError
-from evalsuite.registry import FORMATS, load_builtins
+from evalsuite.registry import FORMATS, load_builtins, names
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,9 @@ def layouts(sd):
     d2 = {k: v.numpy() for k, v in to_detectron2(sd).items()}
     lightly = {f"backbone.{LIGHTLY_INDEX[k.split('.')[0]]}.{k.split('.', 1)[1]}": v for k, v in bb.items()}
     return {
+        # evalsuite_native.save_backbone's payload
+        "evalsuite": ({"evalsuite": {"version": FORMAT_VERSION, "arch": "resnet18", "method": "simsiam"},
+                       "state_dict": bb}, ".pth"),
         "torchvision": (sd, ".pth"),
         "ddp": (_prefixed(sd, "module."), ".pth"),
         "simsiam": ({"arch": "resnet18", "epoch": 100, "optimizer": {"state": {}},
@@ -87,19 +95,21 @@ def _write(tmp_path, name, obj, suffix):
     return path
 
 
-@pytest.mark.parametrize("name", list(layouts(resnet18().state_dict())))
-def test_every_layout_round_trips(tmp_path, tv_sd, name):
-    obj, suffix = layouts(tv_sd)[name]
-    path = _write(tmp_path, name, obj, suffix)
-    model, info = load_backbone(path)
-    assert info.format == name.split("_")[0]
-    assert info.arch == "resnet18"
-    assert info.report.ok and info.report.matched >= 100
-    got = model.state_dict()
-    for key, value in _backbone(tv_sd).items():
-        if key.endswith("num_batches_tracked"):
-            continue
-        torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
+@pytest.mark.parametrize("fmt", names(FORMATS))
+def test_every_format_round_trips(tmp_path, tv_sd, fmt):
+    variants = {name: v for name, v in layouts(tv_sd).items() if name.split("_")[0] == fmt}
+    assert variants, f"format {fmt!r} has no layout in layouts(); add its real on-disk layout there"
+    for name, (obj, suffix) in variants.items():
+        path = _write(tmp_path, name, obj, suffix)
+        model, info = load_backbone(path)
+        assert info.format == fmt, name
+        assert info.arch == "resnet18"
+        assert info.report.ok and info.report.matched >= 100
+        got = model.state_dict()
+        for key, value in _backbone(tv_sd).items():
+            if key.endswith("num_batches_tracked"):
+                continue
+            torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=f"{name}: {key}")
 
 
 def test_detection_is_unambiguous(tv_sd):
