@@ -62,6 +62,8 @@ def dtd(root: str, download: bool) -> DatasetSpec:
 @DATASETS.register_module("caltech101")
 def caltech101(root: str, download: bool) -> DatasetSpec:
     with dataset_files("caltech101", root):
+        if not download and not (Path(root) / "caltech101").is_dir():
+            raise FileNotFoundError("caltech101")  # torchvision would make the folder before finding it empty
         tvd.Caltech101(root, target_type="category", download=download)  # fetches and checks the layout
     # torchvision drops BACKGROUND_Google; the benchmark keeps it as the 102nd class, so the
     # category folders are read directly (sorted, as ssl-transfer's label order).

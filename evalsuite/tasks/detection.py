@@ -106,6 +106,11 @@ class Detection:
     rotated_boxes: bool = False
     fast_coco_eval: bool = False
 
+    #: A 3-iteration R18-FPN on ~100 px images, for tests/test_contracts.py; not a protocol.
+    SMOKE: ClassVar[dict] = dict(meta_arch="FPN", res5_extra_norm=False, max_iter=3, batch_size=2, min_size_train=(96,),
+                                 max_size_train=128, min_size_test=96, max_size_test=128, precise_bn_iters=1,
+                                 num_workers=0, roi_batch_size_per_image=32)
+
     def __post_init__(self) -> None:
         if self.max_iter < 1 or self.batch_size < 1:
             raise ValueError(f"max_iter ({self.max_iter}) and batch_size ({self.batch_size}) must be at least 1")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import torch
@@ -93,6 +94,10 @@ class Finetune:
     eval_batch_size: int = 256
     num_workers: int = -1
     save_every: int = 500
+
+    #: The smallest settings that run every code path (grid, retrain, test), for the registry-wide
+    #: contract test (tests/test_contracts.py); not a protocol.
+    SMOKE: ClassVar[dict] = dict(steps=2, batch_size=8, lrs=(0.1,), wds=(0.0,), eval_batch_size=32, num_workers=0)
 
     def __post_init__(self) -> None:
         if not self.lrs or not self.wds or self.steps < 1:

@@ -10,6 +10,7 @@ tuned, so the memory bank is all labelled non-test data (train, plus the officia
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,9 @@ class KNN:
     temperature: float = 0.07
     headline_k: int = 20
     chunk_size: int = 1024
+
+    #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.
+    SMOKE: ClassVar[dict] = dict(ks=(1, 5), headline_k=5)
 
     def __post_init__(self) -> None:
         if self.headline_k not in self.ks:

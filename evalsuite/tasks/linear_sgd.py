@@ -18,6 +18,7 @@ the head an uninterrupted one would have. The folder is removed once the test sc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -78,6 +79,9 @@ class LinearSGD:
     eval_batch_size: int = 256
     num_workers: int = -1
     save_every: int = 1
+
+    #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
+    SMOKE: ClassVar[dict] = dict(epochs=1, batch_size=8, eval_batch_size=32, num_workers=0)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

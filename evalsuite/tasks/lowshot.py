@@ -13,6 +13,7 @@ confidence interval from Student's t with draws - 1 degrees of freedom.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -82,6 +83,9 @@ class LowShot:
     wd_num: int = 45
     max_iter: int = 1000
     grid_batch: int = 0
+
+    #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
+    SMOKE: ClassVar[dict] = dict(shots=(1, 2), fractions=(0.5,), draws=2, headline="k=1", wd_num=3, max_iter=50)
 
     def __post_init__(self) -> None:
         names = size_names(self.shots, self.fractions)

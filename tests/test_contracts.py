@@ -1,0 +1,111 @@
+"""Contract tests parametrised over the registries: a new dataset or task is tested the day it is
+added, with no list here to edit (formats: test_formats.py; methods: test_pretrain_methods.py;
+archs: test_archs.py).
+
+Tasks run through the runner end to end, each on the data its own data step builds, with the
+task's ``SMOKE`` settings (the smallest that run every code path).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evalsuite.datasets import build_dataset
+from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import DATASETS, TASKS, get, names
+from evalsuite.results import protocol_id
+from evalsuite.runner import EvalRequest, data_step, evaluate, feature_step
+from test_detection import write_voc
+
+COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+
+def colour_folder(root: Path, n_train: int = 8, n_test: int = 4, size: int = 16) -> Path:
+    """imagefolder layout ``split/class/i.png``: noisy 16 px squares of one colour per class."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name, rgb in COLOURS.items():
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = np.clip(rng.normal(rgb, 25, (size, size, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i}.png")
+    return root
+
+
+#: Per data step (by function name): the arch and a tiny dataset name made in a temporary folder.
+#: A task with a new kind of data step needs its fixture here.
+STEP_DATA = {
+    "feature_step": ("resnet_tiny", lambda tmp: f"imagefolder:{colour_folder(tmp / 'colours')}"),
+    "detection_step": ("resnet18", lambda tmp: f"voc:{write_voc(tmp / 'VOCsynth')}"),
+}
+
+
+def _smoke_options(name: str) -> dict:
+    cls = get(TASKS, name)
+    return {f"{name}.{k}": list(v) if isinstance(v, tuple) else v for k, v in getattr(cls, "SMOKE", {}).items()}
+
+
+@pytest.mark.parametrize("name", names(TASKS))
+def test_every_task_runs_on_its_data_step_and_writes_one_row(name, tmp_path, one_thread):
+    cls = get(TASKS, name)
+    step = getattr(cls, "data_step", None) or feature_step
+    assert step.__name__ in STEP_DATA, f"task {name!r} takes data step {step.__name__}; add its fixture to STEP_DATA"
+    arch, make = STEP_DATA[step.__name__]
+    dataset = make(tmp_path)
+    req = EvalRequest(checkpoint="random", arch=arch, tasks=[name], datasets=[dataset], results_dir=str(tmp_path / "rows"),
+                      device="cpu", quiet=True, cfg_options=_smoke_options(name), cache_dir=str(tmp_path / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (path,) = evaluate(req)
+    row = json.loads(Path(path).read_text())
+    assert row["task"] == name and row["dataset"] == dataset
+    assert math.isfinite(row["value"]) and 0.0 <= row["value"] <= 1.0, row["value"]
+    assert not row["metrics"] or row["metrics"][row["metric"]] == row["value"]
+    assert set(row["settings"]) == {f.name for f in dataclasses.fields(cls)}
+    extra = {k: row[k] for k in ("transform",) if k in row}
+    assert row["protocol_id"] == protocol_id(name, row["settings"], dataset, extra)
+    assert row["timings"]["task_s"] >= 0
+
+
+def test_tasks_that_need_different_data_are_refused_together():
+    tasks = {name: get(TASKS, name)() for name in ("knn", "detection")}
+    with pytest.raises(EvalsuiteError, match="tasks knn, detection mix detection and feature data"):
+        data_step(tasks)
+
+
+def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
+    """The second task reads the features the first extracted: its row must not claim that time."""
+    dataset = f"imagefolder:{colour_folder(tmp_path / 'colours')}"
+    req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn", "linear"], datasets=[dataset],
+                      results_dir=str(tmp_path / "rows"), device="cpu", quiet=True,
+                      cfg_options=_smoke_options("knn"), cache_dir=str(tmp_path / "cache"))
+    first, second = (json.loads(Path(p).read_text())["timings"] for p in evaluate(req))
+    assert first["features_train_s"] > 0
+    assert second["features_train_s"] < first["features_train_s"]
+
+
+@pytest.mark.parametrize("name", names(DATASETS))
+def test_every_dataset_builds_offline_or_says_where_its_files_belong(name, tmp_path):
+    """Without its files and without --download, a dataset either builds from what it carries
+    (digits) or fails with one sentence naming itself and the folder, writing nothing there."""
+    root = tmp_path / "data"
+    root.mkdir()
+    try:
+        spec = build_dataset(name, root, download=False)
+    except EvalsuiteError as exc:
+        assert repr(name) in str(exc) and str(root.resolve()) in str(exc), str(exc)
+        assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
+        return
+    assert {"train", "test"} <= set(spec.splits) and spec.classes
+    assert spec.sizes == {k: len(v) for k, v in spec.splits.items()}
+    img, target = spec.splits["train"][0]
+    assert img.mode == "RGB" and spec.native_size > 0
+    assert 0 <= int(np.asarray(target).max()) < len(spec.classes)
