@@ -29,12 +29,16 @@ from evalsuite.features import (
     source_of,
 )
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
-from evalsuite.registry import TASKS, get
+from evalsuite.registry import TASKS, get, names
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
 from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = REPO_ROOT / "tasks" / "default.py"
+#: What a suite sets besides one entry per task (``knn = dict(...)``); ``_name`` keys are the file's
+#: own helpers. ``features`` are the feature pipeline's settings, with the defaults of ``_feature_fn``.
+SUITE_KEYS = ("tasks", "datasets", "seeds", "features")
+FEATURE_KEYS = ("batch_size", "num_workers")
 
 
 @dataclass
@@ -76,7 +80,21 @@ def load_suite(path: str | None, cfg_options: dict) -> Config:
     cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    _check_keys(path, cfg)
     return cfg
+
+
+def _check_keys(path: Path, cfg: Config) -> None:
+    """Fail on a key nothing reads (a typo would otherwise leave a setting silently unused)."""
+    valid = (*SUITE_KEYS, *names(TASKS))
+    unknown = sorted(k for k in cfg.keys() if k not in valid and not k.startswith("_"))
+    if unknown:
+        raise EvalsuiteError(f"suite {str(path)!r} sets {unknown[0]!r}, which nothing reads; "
+                             f"valid keys are: {', '.join(valid)}")
+    unknown = sorted(set(cfg.get("features", {})) - set(FEATURE_KEYS))
+    if unknown:
+        raise EvalsuiteError(f"suite {str(path)!r} sets features.{unknown[0]}, which nothing reads; "
+                             f"valid feature settings are: {', '.join(FEATURE_KEYS)}")
 
 
 def build_task(name: str, cfg: Config):
