@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ../shared/data beside the project (CI); EVALSUITE_SHARED_DATA points elsewhere (a git worktree).
+SHARED_DATA = Path(os.environ.get("EVALSUITE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
 @pytest.fixture(autouse=True)
