@@ -221,6 +221,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
     task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
     dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
     tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
+    step = data_step(tasks)
     device = _distributed_device(req, tasks, resolve_device(req.device))
     rank = world()[0]
     seeds = _seeds(req, cfg)
@@ -229,7 +230,6 @@ def evaluate(req: EvalRequest) -> list[Path]:
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
                       work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
                       features=dict(cfg.get("features", {})))
-    step = data_step(tasks)
     written = []
     for dataset_name in dataset_names:
         prepared = step(dataset_name, session)

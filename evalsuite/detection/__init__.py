@@ -1,6 +1,7 @@
 """Detection transfer: any backbone the evaluation core loads -> detectron2 Faster R-CNN -> AP.
 
-``data`` names detection datasets (``voc:PATH``, ``coco:ANN.json:IMG_DIR``, ``voc2007``, ...),
+``spec`` says what a detection dataset is, ``voc`` and ``coco`` read the two annotation formats,
+``data`` names datasets (``voc:PATH``, ``coco:ANN.json:IMG_DIR``, ``voc2007``, ...) and loads them,
 ``convert`` puts a torchvision ResNet into detectron2's naming and model, ``config`` turns a
 recipe into a detectron2 config, ``train`` and ``evaluate`` run it. detectron2 itself is
 imported lazily (``require_detectron2``) so the rest of evalsuite works without it.
