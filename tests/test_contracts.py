@@ -24,6 +24,7 @@ from evalsuite.registry import DATASETS, TASKS, get, names
 from evalsuite.results import protocol_id
 from evalsuite.runner import EvalRequest, data_step, evaluate, feature_step
 from test_detection import write_voc
+from tests.fixtures import datasets as fx
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -92,50 +93,32 @@ def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
     assert second["features_train_s"] < first["features_train_s"]
 
 
-def voc2007_devkit(root: Path) -> Path:
-    """``VOCdevkit/VOC2007`` as torchvision's VOCDetection reads it (Annotations, JPEGImages,
-    ImageSets/Main/{train,val,test}.txt), the synthetic boxes relabelled with two VOC classes."""
-    folder = write_voc(root / "VOCdevkit" / "VOC2007", n=12, splits=False)
-    for xml in (folder / "Annotations").glob("*.xml"):
-        xml.write_text(xml.read_text().replace("<name>box</name>", "<name>cat</name>").replace("<name>slab</name>", "<name>dog</name>"))
-    (folder / "ImageSets" / "Main").mkdir(parents=True)
-    for split, ids in (("train", range(0, 6)), ("val", range(6, 9)), ("test", range(9, 12))):
-        (folder / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"im{i:03d}\n" for i in ids))
-    return root
-
-
-#: Datasets whose reader accepts a small fixture in their real layout (digits needs none). The
-#: others' torchvision readers want the real archives, so only their missing-files contract runs.
-DATASET_FIXTURES = {
-    "cifar10": lambda root: colour_folder(root / "cifar10"),  # the tree DATA_ROOT/cifar10/{train,test}/<class>/
-    "cifar100": lambda root: colour_folder(root / "cifar100"),
-    "voc2007": voc2007_devkit,
-}
-
-
 @pytest.mark.parametrize("name", names(DATASETS))
 def test_every_dataset_without_its_files_says_where_they_belong(name, tmp_path):
     """Without its files and without --download, a dataset either builds from what it carries
-    (digits) or fails with one sentence naming itself and the folder, writing nothing there."""
+    (digits) or fails with one sentence naming the folder, writing nothing there."""
     root = tmp_path / "data"
     root.mkdir()
     try:
         build_dataset(name, root, download=False)
     except EvalsuiteError as exc:
-        assert repr(name) in str(exc) and str(root.resolve()) in str(exc), str(exc)
+        assert str(root.resolve()) in str(exc), str(exc)
         assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
 
 
 @pytest.mark.parametrize("name", names(DATASETS))
-def test_every_dataset_builds_a_spec_from_its_fixture(name, tmp_path):
+def test_every_dataset_builds_a_spec_from_its_fixture(name, tmp_path, monkeypatch):
+    """Each dataset from its tiny copy in its real on-disk layout (tests/fixtures/datasets.py), or
+    from what it carries (digits): splits, sizes and targets agree with its classes."""
     root = tmp_path / "data"
     root.mkdir()
-    if name in DATASET_FIXTURES:
-        DATASET_FIXTURES[name](root)
+    if name in fx.WRITERS:
+        fx.bypass_md5(monkeypatch)
+        fx.write(name, root)
     try:
         spec = build_dataset(name, root, download=False)
-    except EvalsuiteError:
-        pytest.skip(f"{name} has no offline fixture; its reader needs the real files")
+    except EvalsuiteError as exc:
+        pytest.skip(f"{name} has no offline copy in tests/fixtures/datasets.py and carries no data ({exc})")
     assert spec.name == name and {"train", "test"} <= set(spec.splits) and spec.classes
     assert spec.sizes == {k: len(v) for k, v in spec.splits.items()} and min(spec.sizes.values()) > 0
     for split in spec.splits.values():
