@@ -237,7 +237,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
         for seed in seeds:
             for task_name, task in tasks.items():
                 settings = settings_of(task)
-                pid = protocol_id(task_name, settings, spec.name, prepared.protocol)
+                pid = protocol_id(task_name, settings, spec.name, prepared.id_protocol or prepared.protocol)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid)
                 if req.skip_existing and path.exists():
                     continue

@@ -151,6 +151,7 @@ def test_slurm_submission_script(tmp_path, monkeypatch):
     (["sweep", "random", "--arch", "resnet_tiny", "--results", "R", "--executor", "ray"], "unknown executor 'ray'"),
     (["sweep", "random", "--arch", "resnet_tiny", "--results", "R", "--jobs", "0"], "--jobs 0"),
     (["sweep", "random", "--arch", "resnet_tiny"], "needs --results"),
+    (["sweep", "random", "--arch", "resnet_tiny", "--results", "R", "--tasks", "knn,detection"], "mix detection and feature"),
     (["sweep", "--status", "nowhere"], "/nowhere' (no .sweep/manifest.json)"),
 ])
 def test_bad_sweeps_are_one_sentence(tmp_path, monkeypatch, capsys, argv, needle):

@@ -41,7 +41,7 @@ class SweepOptions:
 
 def _check(opts: SweepOptions) -> list[str]:
     """Everything that can be checked before a job is submitted; returns the dataset names."""
-    from evalsuite.runner import build_task, load_suite
+    from evalsuite.runner import build_task, data_step, load_suite
 
     if not opts.checkpoints:
         raise EvalsuiteError("evalsuite sweep needs one or more checkpoints (or --status DIR)")
@@ -58,8 +58,8 @@ def _check(opts: SweepOptions) -> list[str]:
     if "random" in opts.checkpoints and not opts.request.get("arch"):
         raise EvalsuiteError("checkpoint 'random' needs --arch to say which network to initialise")
     cfg = load_suite(opts.request.get("suite"), opts.request.get("cfg_options") or {})
-    for task in opts.request.get("tasks") or cfg.get("tasks", ["knn", "linear"]):
-        build_task(task, cfg)
+    names = opts.request.get("tasks") or cfg.get("tasks", ["knn", "linear"])
+    data_step({name: build_task(name, cfg) for name in names})  # one kind of data per job
     return list(opts.datasets or cfg.get("datasets", ["digits"]))
 
 

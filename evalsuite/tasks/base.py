@@ -135,12 +135,14 @@ class Prepared:
 
     ``protocol``: what besides the task's settings defines the protocol (e.g. the feature
     transform); it is hashed into the protocol id and lands in the row. ``context(seed)``: a fresh
-    context for one task at that seed.
+    context for one task at that seed. ``id_protocol``: hashed instead of ``protocol`` where an
+    older id must stay stable although the row now states the protocol more truthfully.
     """
 
     spec: Any
     protocol: dict
     context: Callable[[int], TaskContext]
+    id_protocol: dict | None = None
 
 
 #: How the runner makes one named dataset ready for a task: ``(dataset_name, session) -> Prepared``.

@@ -30,10 +30,12 @@ VOC_MIN_SIZES = tuple(range(480, 801, 32))
 TORCHVISION_MEAN = (123.675, 116.28, 103.53)
 TORCHVISION_STD = (58.395, 57.12, 57.375)
 #: What detection protocol ids have always hashed as their transform: the classification eval
-#: transform's name, from when detection ran through the feature pipeline's step. Detection resizes
-#: with its own settings (min_size_train, ...), which are in the row; the name stays so that every
-#: detection protocol id, and so every earlier row's leaderboard cell, stays the same.
-PROTOCOL_TRANSFORM = "resize256-crop224"
+#: transform's name, from when detection ran through the feature pipeline's step. It is hashed
+#: still, so that every detection protocol id, and so every earlier row's leaderboard cell, stays
+#: the same; the row itself states the transform detection applies (its resize settings are in
+#: the row's settings), never the classification one it did not.
+LEGACY_ID_TRANSFORM = "resize256-crop224"
+TRANSFORM = "detection: shortest side to min_size_train/min_size_test, capped by max_size_*; no crop"
 
 
 @dataclass(kw_only=True)
@@ -51,7 +53,7 @@ def detection_step(dataset_name: str, session: Session) -> Prepared:
         return DetectionContext(spec=spec, seed=seed, device=session.device, backbone_fn=session.backbone,
                                 work_dir=session.work_dir, quiet=session.quiet)
 
-    return Prepared(spec, {"transform": PROTOCOL_TRANSFORM}, context)
+    return Prepared(spec, {"transform": TRANSFORM}, context, id_protocol={"transform": LEGACY_ID_TRANSFORM})
 
 
 @TASKS.register_module("detection")
