@@ -20,12 +20,23 @@ FORMATS = ("md", "csv", "html", "latex")
 SPREADS = ("std", "ci95")
 
 
+def _names(rows: list[dict]) -> list[str]:
+    """Each row's checkpoint label, with the file's sha256 prefix where one label names two files
+    (two runs given the same --name are two checkpoints, never seeds of one)."""
+    files: dict[str, set] = {}
+    for r in rows:
+        if r["checkpoint"].get("format") != "random" and r["checkpoint"].get("sha256"):
+            files.setdefault(r["checkpoint"]["label"], set()).add(r["checkpoint"]["sha256"])
+    return [f"{r['checkpoint']['label']} [{r['checkpoint']['sha256'][:8]}]"
+            if len(files.get(r["checkpoint"]["label"], ())) > 1 else r["checkpoint"]["label"] for r in rows]
+
+
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
     records = [{
-        "checkpoint": r["checkpoint"]["label"], "kind": r["checkpoint"].get("kind"),
+        "checkpoint": name, "kind": r["checkpoint"].get("kind"),
         "dataset": r["dataset"], "task": r["task"], "metric": r["metric"], "protocol": r.get("protocol_id", ""),
         "seed": r.get("seed"), "value": float(r["value"]),
-    } for r in rows]
+    } for r, name in zip(rows, _names(rows))]
     return pd.DataFrame.from_records(records)
 
 

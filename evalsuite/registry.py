@@ -19,9 +19,17 @@ from evalsuite.errors import one_of
 #: ``small_input`` (True for 32 px stems). State-dict keys follow torchvision naming.
 ARCHS = Registry("arch")
 
-#: Contract: a class with ``name``, ``detect(obj) -> bool`` (recognises its own key layout
-#: without false positives on the others) and ``convert(obj) -> (state_dict, meta)`` giving
-#: backbone weights in torchvision naming (no head) and any metadata it carries.
+#: Contract: a function ``(tensors) -> arch name | None``, called with every tensor dict found in
+#: a checkpoint (keys as stored, wrapper prefixes included), naming the arch of its family that
+#: the weight shapes imply (a ViT's width, depth, patch size), or None. Only an ordering hint:
+#: the loader still checks every key and shape of the answer.
+ARCH_GUESSERS = Registry("arch guesser")
+
+#: Contract: a class with ``name``, ``detect(obj) -> bool`` (recognises its own layout without
+#: false positives on the others) and ``convert(obj) -> (tensors | None, meta)``. Weights are found
+#: by structure (``evalsuite.checkpoint.structural``): an adapter returns tensors only when the
+#: layout needs renaming into the arch's naming (they are then searched like any other tensor
+#: dict, wrapper prefixes and heads included), and returns the metadata it carries.
 FORMATS = Registry("checkpoint format")
 
 #: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``).

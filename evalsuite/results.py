@@ -23,11 +23,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "x"
 
 
-def row_path(results_dir: str | Path, label: str, task: str, dataset: str, seed: int, protocol: str = "") -> Path:
+def row_path(results_dir: str | Path, label: str, task: str, dataset: str, seed: int, protocol: str = "",
+             file_id: str = "") -> Path:
     """One file per (checkpoint, task, dataset, seed) and protocol, so a run under other settings
-    adds a row instead of overwriting the earlier one."""
+    adds a row instead of overwriting the earlier one. ``file_id`` (the checkpoint's sha256 prefix)
+    keeps two files given the same ``--name`` apart, in the file name and so for ``--skip-existing``."""
     suffix = f"__{protocol}" if protocol else ""
-    return Path(results_dir) / f"{slug(label)}__{slug(task)}__{slug(dataset)}__seed{seed}{suffix}.json"
+    ident = f"{slug(label)}-{file_id}" if file_id else slug(label)
+    return Path(results_dir) / f"{ident}__{slug(task)}__{slug(dataset)}__seed{seed}{suffix}.json"
 
 
 def protocol_id(task: str, settings: dict, dataset: str, extra: dict | None = None) -> str:

@@ -55,6 +55,8 @@ class EvalRequest:
     seeds: list[int] | None = None  # None: the suite's ``seeds`` (trials), else [0]
     device: str = "auto"
     trust_checkpoint: bool = False
+    key: str | None = None  # --key: where the backbone is in the file, when the convention is not wanted
+    allow_nonfinite: bool = False
     skip_existing: bool = False
     cfg_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
@@ -129,6 +131,11 @@ def default_label(info: LoadedCheckpoint) -> str:
         model = str(info.arch).rsplit("_", 1)[-1]  # older files: cifar_resnet18 -> resnet18, resnet_tiny -> tiny
         return label if model in str(recipe) else f"{label}-{info.arch}"
     return Path(info.path).stem
+
+
+def file_id(info: LoadedCheckpoint) -> str:
+    """The checkpoint file's sha256 prefix, part of each row's identity (random init has no file)."""
+    return "" if info.format == "random" else info.sha256[:12]
 
 
 def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
@@ -225,7 +232,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
     device = _distributed_device(req, tasks, resolve_device(req.device))
     rank = world()[0]
     seeds = _seeds(req, cfg)
-    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0])
+    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
+                                allow_nonfinite=req.allow_nonfinite)
     label = req.name or default_label(info)
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
                       work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
@@ -238,7 +246,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
             for task_name, task in tasks.items():
                 settings = settings_of(task)
                 pid = protocol_id(task_name, settings, spec.name, prepared.id_protocol or prepared.protocol)
-                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid)
+                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info))
                 if req.skip_existing and path.exists():
                     continue
                 ctx = prepared.context(seed)

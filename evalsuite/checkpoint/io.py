@@ -3,12 +3,29 @@
 ``torch.load(weights_only=True)`` by default and a numpy-only unpickler for detectron2
 ``.pkl`` files; anything that needs arbitrary unpickling is refused unless the user passes
 ``--trust-checkpoint``. A truncated or corrupted file is one clear error.
+
+Honest training checkpoints carry a few non-tensor objects beside the weights, which
+``weights_only`` refuses by default; ``INERT_GLOBALS`` allows exactly those, after review:
+
+- ``argparse.Namespace``: official DINO (``main_dino.py``: ``save_dict['args'] = args``), iBOT and
+  many ports save the run's parsed arguments. Rebuilt by ``__new__`` plus a ``__dict__`` update;
+  no code of the class runs.
+- numpy scalars, dtypes and arrays (``numpy.core`` in files written by numpy 1.x, ``numpy._core``
+  by numpy 2): metrics such as ``best_acc1`` or values inside ``args`` saved as numpy numbers.
+- mmengine's ``HistoryBuffer`` (``Runner.save_checkpoint`` stores ``message_hub.state_dict()``,
+  whose ``log_scalars`` are HistoryBuffers, mmengine 0.10): rebuilt as an inert stand-in, never
+  the real class, and its ``statistics_methods`` (pickled as ``getattr(HistoryBuffer, 'mean')``)
+  through a ``getattr`` that answers only those four names. A general ``getattr`` is not allowed.
+
+Anything else still needs ``--trust-checkpoint``, and the error names the type.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -60,13 +77,56 @@ def _read_pickle(path: Path, trust: bool) -> Any:
             raise
 
 
+class InertRecord:
+    """Stand-in for a pickled record class (mmengine's ``HistoryBuffer``): holds its fields, runs nothing."""
+
+
+#: The statistics HistoryBuffer pickles by reference (mmengine/logging/history_buffer.py).
+_HISTORY_STATISTICS = frozenset({"min", "max", "current", "mean"})
+
+
+def _history_getattr(obj: Any, name: str) -> str:
+    """``getattr`` as HistoryBuffer's pickle uses it, and nothing else."""
+    if obj is InertRecord and name in _HISTORY_STATISTICS:
+        return f"HistoryBuffer.{name}"
+    raise pickle.UnpicklingError(f"getattr({getattr(obj, '__name__', type(obj).__name__)}, {name!r}) is not allowed")
+
+
+def _numpy_globals() -> list:
+    names = ("scalar", "_reconstruct")
+    out: list = [np.dtype, np.ndarray]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        out += [(getattr(np._core.multiarray, n), f"{module}.{n}") for n in names]
+    # numpy >= 1.25 may pickle a dtype by its class (numpy.dtypes.Float32DType ...).
+    out += [(cls, f"numpy.dtypes.{cls.__name__}") for cls in vars(np.dtypes).values()
+            if isinstance(cls, type) and issubclass(cls, np.dtype)]
+    return out
+
+
+INERT_GLOBALS = [
+    argparse.Namespace,
+    *_numpy_globals(),
+    (InertRecord, "mmengine.logging.history_buffer.HistoryBuffer"),
+    (_history_getattr, "builtins.getattr"),
+]
+
+_GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL |unsupported GLOBAL |global )([\w.]+)")
+
+
 def _read_torch(path: Path, trust: bool) -> Any:
+    if trust:
+        return torch.load(path, map_location="cpu", weights_only=False)
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust)
+        with torch.serialization.safe_globals(INERT_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
-            first = str(exc).split("\n")[0]
-            raise EvalsuiteError(f"checkpoint {str(path)!r} holds more than tensors ({first}); {TRUST_HINT}") from exc
+        text = str(exc)
+        if "weights_only" in text or "Weights only load failed" in text or "is not allowed" in text:
+            found = _GLOBAL.search(text)
+            what = f"the type {found.group(1)}" if found else text.splitlines()[0][:160]
+            raise EvalsuiteError(
+                f"checkpoint {str(path)!r} holds {what}, which is not on the allow-list of inert types; {TRUST_HINT}"
+            ) from exc
         raise
 
 
@@ -92,21 +152,15 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     return obj
 
 
+def as_tensor(value: Any) -> torch.Tensor | None:
+    """A tensor, or a numeric numpy array as one (detectron2 ``.pkl``); anything else is None."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+        return torch.from_numpy(np.ascontiguousarray(value))
+    return None
+
+
 def as_tensor_dict(sd: dict) -> dict[str, torch.Tensor]:
-    """Keep tensor (and numpy array) entries as tensors; drop scalars and strings."""
-    out = {}
-    for key, value in sd.items():
-        if isinstance(value, np.ndarray):
-            value = torch.from_numpy(np.ascontiguousarray(value))
-        if isinstance(value, torch.Tensor):
-            out[key] = value
-    return out
-
-
-def is_flat_state_dict(obj: Any) -> bool:
-    """A non-empty dict whose values are all tensors or arrays."""
-    return (
-        isinstance(obj, dict)
-        and len(obj) > 0
-        and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in obj.values())
-    )
+    """Keep tensor (and numeric numpy array) entries under string keys; drop everything else."""
+    return {k: t for k, v in sd.items() if isinstance(k, str) and (t := as_tensor(v)) is not None}

@@ -1,9 +1,11 @@
-"""``load_backbone(path)``: file -> detected format -> arch -> strictly loaded backbone.
+"""``load_backbone(path)``: file -> backbone found by structure -> arch -> strictly loaded backbone.
 
-Loading never uses ``strict=False`` quietly: a backbone key missing from the checkpoint, a key
-the arch does not have, or a shape mismatch is an error naming the keys (the guard of
-SimSiam's ``main_lincls.py``, made a hard failure). ``num_batches_tracked`` buffers are the one
-exception: several layouts (detectron2, VISSL) do not store them and they do not affect features.
+The weights are found by ``structural.find``-style search (every container, every wrapper
+prefix), never by guessing from a layout's name; format adapters only rename (detectron2,
+lightly's ``Sequential``) or add metadata (method, epochs). Loading is strict: every backbone key
+must be present with its shape and a usable dtype (the guard of SimSiam's ``main_lincls.py``,
+made a hard failure), and what was left out of the checkpoint is named. Weights holding NaN or
+inf are refused unless ``allow_nonfinite``.
 """
 
 from __future__ import annotations
@@ -17,35 +19,23 @@ from torch import nn
 
 from evalsuite.archs import build_backbone
 from evalsuite.checkpoint.io import read_checkpoint, sha256_file
+from evalsuite.checkpoint.structural import (
+    OPTIONAL_SUFFIX,
+    Candidate,
+    KeyReport,
+    best,
+    candidates,
+    compare,
+    select,
+    tensor_dicts,
+)
 from evalsuite.errors import EvalsuiteError
-from evalsuite.registry import ARCHS, FORMATS, load_builtins, names
+from evalsuite.registry import ARCH_GUESSERS, ARCHS, FORMATS, load_builtins, names
 
 RANDOM = "random"
-_OPTIONAL = "num_batches_tracked"
+STRUCTURAL = "structural"
 
-
-@dataclass
-class KeyReport:
-    """How a converted state dict lines up with an arch's parameters and buffers."""
-
-    matched: int = 0
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
-
-    def problem(self) -> str:
-        parts = []
-        for label, keys in (("missing", self.missing), ("unexpected", self.unexpected)):
-            if keys:
-                parts.append(f"{len(keys)} {label} key(s) such as {', '.join(keys[:3])}")
-        if self.mismatched:
-            k, got, want = self.mismatched[0]
-            parts.append(f"{len(self.mismatched)} shape mismatch(es) such as {k} {list(got)} vs {list(want)}")
-        return "; ".join(parts)
+__all__ = ["KeyReport", "LoadedCheckpoint", "compare_keys", "infer_arch", "inspect_checkpoint", "load_backbone"]
 
 
 @dataclass
@@ -59,83 +49,169 @@ class LoadedCheckpoint:
     meta: dict
     report: KeyReport
     state_dict: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+    how: str = ""  # the path taken, e.g. "state_dict -> strip 'module.' -> 120/120 backbone tensors"
+    nonfinite: list[str] = field(default_factory=list)  # backbone tensors holding NaN or inf
 
     def summary(self) -> dict:
         return {
-            "path": self.path, "sha256": self.sha256, "format": self.format, "arch": self.arch,
+            "path": self.path, "sha256": self.sha256, "format": self.format, "arch": self.arch, "loaded": self.how,
             "matched": self.report.matched, "missing": len(self.report.missing),
             "unexpected": len(self.report.unexpected), "shape_mismatched": len(self.report.mismatched),
-            "meta": self.meta,
+            "bad_dtype": len(self.report.bad_dtype), "nonfinite": len(self.nonfinite), "meta": self.meta,
         }
 
 
+@functools.lru_cache(maxsize=None)
+def _arch_tensors(arch: str) -> tuple[dict[str, tuple], frozenset[str]]:
+    """The arch's ``{key: shape}`` and its floating-point keys, built on the meta device when the
+    arch allows it (no memory for a ViT-L just to read its names)."""
+    try:
+        with torch.device("meta"):
+            state = build_backbone(arch).state_dict()
+    except EvalsuiteError:
+        raise
+    except Exception:  # a user's callable that cannot be built on the meta device
+        state = build_backbone(arch).state_dict()
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    return shapes, frozenset(k for k, v in state.items() if v.is_floating_point())
+
+
+def signature(arch: str) -> dict[str, tuple]:
+    """``{key: shape}`` of an arch's state dict: what a checkpoint candidate is compared with."""
+    return _arch_tensors(arch)[0]
+
+
 def compare_keys(state_dict: dict[str, torch.Tensor], model: nn.Module) -> KeyReport:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    report = KeyReport()
-    for key, shape in expected.items():
-        if key not in state_dict:
-            if not key.endswith(_OPTIONAL):
-                report.missing.append(key)
-        elif tuple(state_dict[key].shape) != shape:
-            report.mismatched.append((key, tuple(state_dict[key].shape), shape))
-        else:
-            report.matched += 1
-    report.unexpected = [k for k in state_dict if k not in expected]
+    """Strict comparison of a state dict already in the arch's naming: any extra key is unexpected."""
+    report, dropped = compare(state_dict, {k: tuple(v.shape) for k, v in model.state_dict().items()})
+    report.unexpected += dropped
     return report
 
 
-def detect_format(obj: dict, path: str):
-    """The one registered format that recognises ``obj``'s layout."""
+
+
+def _generic_meta(obj: dict) -> dict:
+    """``arch`` and ``epoch`` as the PyTorch ImageNet example, MoCo, SimSiam and timm store them."""
+    meta = {}
+    if isinstance(obj.get("arch"), str):
+        meta["arch_hint"] = obj["arch"]
+    if isinstance(obj.get("epoch"), int) and not isinstance(obj.get("epoch"), bool):
+        meta["epochs"] = obj["epoch"]
+    return meta
+
+
+def _sources(obj: dict) -> tuple[str, list[tuple[str, dict]], dict]:
+    """Format name, tensor dicts to search (adapters' renamings first) and metadata.
+
+    Every adapter that recognises the layout contributes (a Lightning ``.ckpt`` of a lightly
+    model is both); the format is named after the renaming one, else the first, else "structural".
+    """
     load_builtins()
-    hits = [fmt for fmt in FORMATS.module_dict.values() if fmt.detect(obj)]
-    if len(hits) == 1:
-        return hits[0]
-    top = ", ".join(list(obj)[:6])
-    if not hits:
-        raise EvalsuiteError(
-            f"checkpoint {path!r} matches no known layout (top-level keys: {top}); "
-            f"known formats are: {', '.join(names(FORMATS))}"
-        )
-    raise EvalsuiteError(f"checkpoint {path!r} matches several formats ({', '.join(f.name for f in hits)}); this is a bug in their detect()")
+    meta, renamed, named = _generic_meta(obj), [], []
+    for fmt in FORMATS.module_dict.values():
+        if fmt.detect(obj):
+            tensors, fmt_meta = fmt.convert(obj)
+            meta.update(fmt_meta)
+            if tensors:
+                renamed.append((f"<{fmt.name} renaming>", tensors))
+            named.insert(0 if tensors else len(named), fmt.name)
+    return (named[0] if named else STRUCTURAL), renamed + tensor_dicts(obj), meta
 
 
-@functools.lru_cache(maxsize=None)
-def _signature(arch: str) -> dict[str, tuple]:
-    return {k: tuple(v.shape) for k, v in build_backbone(arch).state_dict().items() if not k.endswith(_OPTIONAL)}
+def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dict]]) -> list[str]:
+    """``--arch`` alone when given; else the file's own arch name, the arch families' guesses from
+    weight shapes (``ARCH_GUESSERS``), then every registered arch."""
+    if arch:
+        return [arch]
+    registered = names(ARCHS)
+    order = [hint] if hint in registered else []
+    for guess in ARCH_GUESSERS.module_dict.values():
+        for _, tensors in sources:
+            name = guess(tensors)
+            if name and name not in order:
+                order.append(name)
+    return order + [a for a in registered if a not in order]
 
 
-def infer_arch(state_dict: dict[str, torch.Tensor], hint: str | None = None) -> str | None:
-    """The registered arch whose keys and shapes ``state_dict`` matches exactly (the hint first)."""
-    got = {k: tuple(v.shape) for k, v in state_dict.items() if not k.endswith(_OPTIONAL)}
-    candidates = names(ARCHS)
-    if hint in candidates:
-        candidates.remove(hint)
-        candidates.insert(0, hint)
-    for arch in candidates:
-        if _signature(arch) == got:
-            return arch
-    return None
+def _search(sources, archs: list[str], key: str | None, path: str) -> tuple[str, Candidate | None, list[str], Candidate | None, str]:
+    """First arch with a fitting candidate: (arch, chosen, conventions used, closest, closest's arch)."""
+    closest, closest_arch = None, archs[0]
+    for arch in archs:
+        cands = candidates(sources, signature(arch))
+        chosen, used = select(cands, key, path)
+        if chosen is not None:
+            return arch, chosen, used, None, arch
+        near = best(cands)
+        if near is not None and (closest is None or near.report.matched / max(near.report.total, 1)
+                                 > closest.report.matched / max(closest.report.total, 1)):
+            closest, closest_arch = near, arch
+    return archs[0], None, [], closest, closest_arch
 
 
-def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = False) -> LoadedCheckpoint:
-    """Read, detect and compare keys without failing on a mismatch (``evalsuite inspect``)."""
+def _check_tensors(chosen: Candidate, arch: str) -> list[str]:
+    """Flag dtypes the arch cannot take (int or complex where it has floats, quantized, sparse,
+    meta tensors) into the report; return the backbone keys holding NaN or inf."""
+    floating = _arch_tensors(arch)[1]
+    nonfinite = []
+    for key, value in chosen.tensors.items():
+        if key.endswith(OPTIONAL_SUFFIX) or key not in signature(arch):
+            continue
+        odd = value.is_quantized or value.is_complex() or value.layout != torch.strided or value.is_meta
+        if odd or (key in floating) != value.is_floating_point():
+            chosen.report.bad_dtype.append((key, str(value.dtype) if not value.is_meta else "meta tensor without data"))
+        elif value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            nonfinite.append(key)
+    return nonfinite
+
+
+def _no_candidate(path: str, arch: str | None, sources, obj: dict) -> EvalsuiteError:
+    top = ", ".join(str(k) for k in list(obj)[:8]) or "(empty)"
+    if not sources:
+        return EvalsuiteError(f"checkpoint {path!r} holds no tensors at all (top-level keys: {top}); "
+                              "it is not a weights file")
+    found = ", ".join(f"{w or 'top level'} ({len(t)} tensors, e.g. {next(iter(t))!r})" for w, t in sources[:3])
+    what = f"arch {arch!r}" if arch else f"any registered arch ({', '.join(names(ARCHS))})"
+    return EvalsuiteError(f"checkpoint {path!r} has no tensor named like a key of {what}; tensor dicts found: {found}; "
+                          "pass --arch with the network it was saved from (registered name or pkg.module:callable)")
+
+
+def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = False, key: str | None = None) -> LoadedCheckpoint:
+    """Read and find the backbone without failing on a mismatch (``evalsuite inspect``): when nothing
+    fits, the report is that of the closest candidate, so the user sees what it lacked."""
     path = str(path)
     obj = read_checkpoint(path, trust)
-    fmt = detect_format(obj, path)
-    state_dict, meta = fmt.convert(obj)
-    if not state_dict:
-        raise EvalsuiteError(f"checkpoint {path!r} looks like {fmt.name} but holds no backbone weights")
-    arch = arch or meta.get("arch") or infer_arch(state_dict, meta.get("arch_hint"))
-    if arch is None:
+    fmt_name, sources, meta = _sources(obj)
+    archs = _arch_order(arch or meta.get("arch"), meta.get("arch_hint"), sources)
+    found_arch, chosen, used, closest, closest_arch = _search(sources, archs, key, path)
+    if chosen is None and closest is None:
+        raise _no_candidate(path, arch, sources, obj)
+    pick = chosen or closest
+    found_arch = found_arch if chosen else closest_arch
+    nonfinite = _check_tensors(pick, found_arch) if chosen else []
+    how = pick.path() + "".join(f"; chosen by convention: {why}" for why in used)
+    if chosen is None:
+        how = f"closest candidate: {how}"
+    meta = {**meta, "loaded_from": pick.location or "top level"}
+    return LoadedCheckpoint(path, sha256_file(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
+
+
+def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> None:
+    if not info.report.fits and not arch_given:
         raise EvalsuiteError(
-            f"checkpoint {path!r} ({fmt.name}) matches no registered arch exactly; pass --arch with one of "
-            f"{', '.join(names(ARCHS))} or pkg.module:callable"
+            f"checkpoint {info.path!r} fits no registered arch exactly; {info.how}: {info.report.problem()}; "
+            f"pass --arch with one of {', '.join(names(ARCHS))} or pkg.module:callable"
         )
-    report = compare_keys(state_dict, build_backbone(arch))
-    return LoadedCheckpoint(path, sha256_file(path), fmt.name, arch, meta, report, state_dict)
+    if not info.report.ok:
+        raise EvalsuiteError(f"checkpoint {info.path!r} does not fit arch {info.arch!r}: {info.report.problem()} ({info.how})")
+    if info.nonfinite and not allow_nonfinite:
+        raise EvalsuiteError(
+            f"checkpoint {info.path!r} has NaN or inf in {len(info.nonfinite)} backbone tensor(s), such as "
+            f"{', '.join(info.nonfinite[:3])}; the run that wrote it diverged (pass --allow-nonfinite to evaluate it anyway)"
+        )
 
 
-def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False, seed: int = 0) -> tuple[nn.Module, LoadedCheckpoint]:
+def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False, seed: int = 0,
+                  key: str | None = None, allow_nonfinite: bool = False) -> tuple[nn.Module, LoadedCheckpoint]:
     """Return the backbone with the checkpoint's weights, or random init for ``path='random'``."""
     if str(path) == RANDOM:
         if arch is None:
@@ -144,10 +220,23 @@ def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False
         model = build_backbone(arch)
         info = LoadedCheckpoint(RANDOM, f"random-seed{seed}", RANDOM, arch, {"method": "random init"}, KeyReport())
         return model, info
-    info = inspect_checkpoint(path, arch, trust)
-    if not info.report.ok:
-        raise EvalsuiteError(f"checkpoint {info.path!r} does not fit arch {info.arch!r}: {info.report.problem()}")
+    info = inspect_checkpoint(path, arch, trust, key)
+    _refuse(info, arch is not None, allow_nonfinite)
+    if info.nonfinite:
+        info.meta["nonfinite_tensors"] = len(info.nonfinite)  # --allow-nonfinite applied: the row says so
     model = build_backbone(info.arch)
-    model.load_state_dict(info.state_dict, strict=False)  # strictness checked above, bar num_batches_tracked
+    try:  # strictness checked above, bar num_batches_tracked; fp16/bf16/fp64 are cast to the arch's dtype
+        model.load_state_dict({k: v for k, v in info.state_dict.items() if k in signature(info.arch)}, strict=False)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise EvalsuiteError(f"checkpoint {info.path!r} cannot be copied into arch {info.arch!r} "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc
     info.state_dict = {}
     return model, info
+
+
+def infer_arch(state_dict: dict[str, torch.Tensor], hint: str | None = None) -> str | None:
+    """The first arch (the hint, the guessers' answers, then every registered one) that a state
+    dict, under any wrapper prefix, fits completely."""
+    sources = [("", state_dict)]
+    found, chosen, *_ = _search(sources, _arch_order(None, hint, sources), None, "<state dict>")
+    return found if chosen else None

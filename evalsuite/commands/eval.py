@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
+    p.add_argument("--key", help="dotted location of the backbone in the file when the convention is not wanted, "
+                                 "e.g. student (DINO) or state_dict.module.encoder_k; see evalsuite inspect")
+    p.add_argument("--allow-nonfinite", action="store_true", help="evaluate weights that hold NaN or inf (refused by default)")
     p.add_argument("--skip-existing", action="store_true", help="skip (task, dataset, seed) rows already written")
     p.add_argument("--cache-dir", help="feature cache folder (default $EVALSUITE_CACHE or ~/.cache/evalsuite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks),
         datasets=csv_list(args.datasets), data_root=args.data_root, download=args.download,
         results_dir=args.results, name=args.name, seeds=seeds, device=args.device,
-        trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing,
+        trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing, key=args.key,
+        allow_nonfinite=args.allow_nonfinite,
         cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
         launcher=args.launcher,
     )

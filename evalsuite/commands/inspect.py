@@ -1,4 +1,9 @@
-"""evalsuite inspect CHECKPOINT: detected format, matching arch, key counts, metadata."""
+"""evalsuite inspect CHECKPOINT: where the backbone was found, the arch, key counts, metadata.
+
+The ``loaded`` line is the path taken (``state_dict -> strip 'module.' -> 120/120 backbone
+tensors; dropped: fc.weight, fc.bias``); when nothing fits it is the closest candidate, and the
+``problem`` line says what it lacked. Exit status 0 when the backbone would load, else 1.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import argparse
 import json
 
 NAME = "inspect"
-HELP = "show a checkpoint's detected format, arch, matched/missing/unexpected keys and metadata"
+HELP = "show where a checkpoint's backbone was found (or the closest miss), its arch, key counts and metadata"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--arch", help="compare against this arch instead of the inferred one")
+    p.add_argument("--key", help="dotted location of the backbone inside the file, e.g. student or state_dict.module.encoder_k")
     p.add_argument("--trust-checkpoint", action="store_true")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -19,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalsuite.checkpoint import inspect_checkpoint
 
-    info = inspect_checkpoint(args.checkpoint, args.arch, args.trust_checkpoint)
+    info = inspect_checkpoint(args.checkpoint, args.arch, args.trust_checkpoint, args.key)
     summary = info.summary()
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
@@ -28,4 +34,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key:17s} {value}")
         if not info.report.ok:
             print(f"{'problem':17s} {info.report.problem()}")
-    return 0 if info.report.ok else 1
+        elif info.nonfinite:
+            print(f"{'problem':17s} NaN or inf in {len(info.nonfinite)} backbone tensor(s): {', '.join(info.nonfinite[:5])}")
+    return 0 if info.report.ok and not info.nonfinite else 1

@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from evalsuite.atomic import atomic_path
-from evalsuite.checkpoint.formats.common import as_tensor_dict
 from evalsuite.registry import FORMATS
 
 FORMAT_VERSION = 1
@@ -28,7 +27,7 @@ class EvalsuiteFormat:
     @staticmethod
     def convert(obj: dict):
         meta = {k: v for k, v in obj["evalsuite"].items() if isinstance(v, (str, int, float, bool))}
-        return as_tensor_dict(obj["state_dict"]), meta
+        return None, meta  # the weights are ``state_dict``, found by structure
 
 
 def save_backbone(path: str | Path, state_dict: dict[str, torch.Tensor], **meta) -> None:

@@ -1,13 +1,13 @@
 """solo-learn and other PyTorch Lightning ``.ckpt`` files whose model keeps a ``backbone``.
 
 Layout: ``{'pytorch-lightning_version', 'state_dict': {'backbone.conv1.weight', ...,
-'projector.*', 'momentum_backbone.*'}, 'hyper_parameters'?}``. Only ``backbone.`` is kept;
-solo-learn's backbone has no ``fc`` but a Lightning classifier's would, so it is dropped.
+'projector.*', 'momentum_backbone.*'}, 'hyper_parameters'?}`` (solo-learn's
+``methods/base.py``; Lightning's ``ModelCheckpoint``). The weights are found by structure
+(``backbone.`` over ``momentum_backbone.`` by convention); this adapter reads the method and epoch.
 """
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import drop, has_keys_under, with_prefix
 from evalsuite.registry import FORMATS
 
 
@@ -17,7 +17,7 @@ class LightningFormat:
 
     @staticmethod
     def detect(obj: dict) -> bool:
-        return "pytorch-lightning_version" in obj and has_keys_under(obj.get("state_dict"), "backbone.", "conv1.weight")
+        return "pytorch-lightning_version" in obj and isinstance(obj.get("state_dict"), dict)
 
     @staticmethod
     def convert(obj: dict):
@@ -28,4 +28,4 @@ class LightningFormat:
             meta["method"] = method
         if isinstance(obj.get("epoch"), int):
             meta["epochs"] = obj["epoch"]
-        return drop(with_prefix(obj["state_dict"], "backbone."), "fc."), meta
+        return None, meta

@@ -1,11 +1,12 @@
 """MMSelfSup / MMPretrain checkpoints: ``{'meta', 'state_dict': {'backbone.*', 'neck.*', 'head.*'}}``.
 
-mmcv's ResNet uses torchvision's parameter names, so stripping ``backbone.`` is the whole map.
+mmcv's ResNet uses torchvision's parameter names, so the backbone is found by structure under
+``backbone.``; this adapter reads the epoch from mmengine's ``meta``.
 """
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import has_keys_under, with_prefix
+from evalsuite.checkpoint.formats.common import has_key_under
 from evalsuite.registry import FORMATS
 
 
@@ -18,7 +19,7 @@ class MMSelfSupFormat:
         return (
             "pytorch-lightning_version" not in obj
             and isinstance(obj.get("meta"), dict)
-            and has_keys_under(obj.get("state_dict"), "backbone.", "conv1.weight")
+            and has_key_under(obj.get("state_dict"), "backbone.")
         )
 
     @staticmethod
@@ -26,4 +27,4 @@ class MMSelfSupFormat:
         meta = {}
         if isinstance(obj["meta"].get("epoch"), int):
             meta["epochs"] = obj["meta"]["epoch"]
-        return with_prefix(obj["state_dict"], "backbone."), meta
+        return None, meta

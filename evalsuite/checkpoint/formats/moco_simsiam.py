@@ -1,24 +1,17 @@
 """Official facebookresearch SimSiam and MoCo v1/v2/v3 checkpoints.
 
-All store ``{'arch', 'epoch', 'state_dict', 'optimizer'}`` of the DDP-wrapped builder:
-SimSiam's encoder is ``module.encoder.``, MoCo v1/v2's query encoder ``module.encoder_q.``
-and MoCo v3's ``module.base_encoder.``. Each encoder's ``fc`` is the projection MLP there,
-not a classifier, so it is dropped (as those repos' ``main_lincls.py`` do).
+All store ``{'arch', 'epoch', 'state_dict', 'optimizer'}`` of the DDP-wrapped builder
+(``main_moco.py`` / ``main_simsiam.py`` ``save_checkpoint``): SimSiam's encoder is
+``module.encoder.``, MoCo v1/v2's query encoder ``module.encoder_q.`` and MoCo v3's
+``module.base_encoder.``. The weights are found by structure (the query/base encoder by the
+MoCo convention, each encoder's projection MLP ``fc`` dropped as their ``main_lincls.py`` does);
+these adapters only name the method.
 """
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import drop, has_keys_under, with_prefix
+from evalsuite.checkpoint.formats.common import has_key_under
 from evalsuite.registry import FORMATS
-
-
-def _meta(obj: dict, method: str) -> dict:
-    meta = {"method": method}
-    if isinstance(obj.get("arch"), str):
-        meta["arch_hint"] = obj["arch"]
-    if isinstance(obj.get("epoch"), int):
-        meta["epochs"] = obj["epoch"]
-    return meta
 
 
 class _Official:
@@ -27,11 +20,11 @@ class _Official:
 
     @classmethod
     def detect(cls, obj: dict) -> bool:
-        return has_keys_under(obj.get("state_dict"), cls.prefix, "conv1.weight")
+        return has_key_under(obj.get("state_dict"), cls.prefix)
 
     @classmethod
     def convert(cls, obj: dict):
-        return drop(with_prefix(obj["state_dict"], cls.prefix), "fc."), _meta(obj, cls.method)
+        return None, {"method": cls.method}
 
 
 @FORMATS.register_module("simsiam")

@@ -1,9 +1,9 @@
 """VISSL checkpoints: the trunk under ``classy_state_dict.base_model.model.trunk`` with
-``_feature_blocks.`` before torchvision's names; the heads are elsewhere and ignored."""
+``_feature_blocks.`` before torchvision's names (``vissl/utils/checkpoint.py``); the structural
+search finds it there. This adapter reads the phase index."""
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import with_prefix
 from evalsuite.registry import FORMATS
 
 
@@ -26,4 +26,4 @@ class VisslFormat:
     @staticmethod
     def convert(obj: dict):
         meta = {"epochs": obj["phase_idx"]} if isinstance(obj.get("phase_idx"), int) else {}
-        return with_prefix(_trunk(obj), "_feature_blocks."), meta
+        return None, meta
