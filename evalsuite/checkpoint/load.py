@@ -76,6 +76,22 @@ def _arch_tensors(arch: str) -> tuple[dict[str, tuple], frozenset[str]]:
     return shapes, frozenset(k for k, v in state.items() if v.is_floating_point())
 
 
+def _uninitialised(arch: str) -> nn.Module:
+    """The arch with allocated but uninitialised weights (every one is then loaded), skipping a
+    random init that costs seconds for large nets; built normally when the arch cannot be built on
+    the meta device or has buffers outside its state dict (they would stay uninitialised)."""
+    try:
+        with torch.device("meta"):
+            model = build_backbone(arch)
+    except EvalsuiteError:
+        raise
+    except Exception:
+        return build_backbone(arch)
+    if any(name not in model.state_dict() for name, _ in model.named_buffers()):
+        return build_backbone(arch)
+    return model.to_empty(device="cpu")
+
+
 def signature(arch: str) -> dict[str, tuple]:
     """``{key: shape}`` of an arch's state dict: what a checkpoint candidate is compared with."""
     return _arch_tensors(arch)[0]
@@ -224,9 +240,12 @@ def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False
     _refuse(info, arch is not None, allow_nonfinite)
     if info.nonfinite:
         info.meta["nonfinite_tensors"] = len(info.nonfinite)  # --allow-nonfinite applied: the row says so
-    model = build_backbone(info.arch)
+    model = _uninitialised(info.arch)
     try:  # strictness checked above, bar num_batches_tracked; fp16/bf16/fp64 are cast to the arch's dtype
-        model.load_state_dict({k: v for k, v in info.state_dict.items() if k in signature(info.arch)}, strict=False)
+        result = model.load_state_dict({k: v for k, v in info.state_dict.items() if k in signature(info.arch)}, strict=False)
+        state = model.state_dict()
+        for key in result.missing_keys:  # only num_batches_tracked can be absent (checked above)
+            state[key].zero_()
     except (RuntimeError, TypeError, ValueError) as exc:
         raise EvalsuiteError(f"checkpoint {info.path!r} cannot be copied into arch {info.arch!r} "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc

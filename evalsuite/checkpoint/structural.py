@@ -102,15 +102,16 @@ class Candidate:
 
 
 def group_keys(keys: list[str], prefix: str = "", limit: int = 8) -> str:
-    """``fc.weight, fc.bias`` or ``module.encoder_k.* (122)``: dropped keys, grouped by module."""
+    """``fc.weight, fc.bias`` or ``module.encoder_k.* (124)``: dropped keys, grouped by the first
+    module in which they part from the loaded prefix."""
+    base = prefix.rstrip(".").split(".") if prefix else []
     groups: dict[str, list[str]] = {}
     for key in keys:
-        if prefix and key.startswith(prefix):
-            head = prefix + key[len(prefix):].split(".")[0]
-        else:
-            parts = key.split(".")
-            head = ".".join(parts[:2]) if len(parts) > 3 else ".".join(parts[:-1]) or key
-        groups.setdefault(head, []).append(key)
+        parts = key.split(".")
+        common = 0
+        while common < min(len(base), len(parts) - 1) and parts[common] == base[common]:
+            common += 1
+        groups.setdefault(".".join(parts[:common + 1]), []).append(key)
     items = [", ".join(v) if len(v) <= 2 else f"{k}.* ({len(v)})" for k, v in groups.items()]
     more = f", and {len(items) - limit} more group(s)" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
@@ -193,7 +194,10 @@ def _has(candidate: Candidate, name: str) -> bool:
 
 
 def _same_weights(a: Candidate, b: Candidate) -> bool:
-    return a.tensors.keys() == b.tensors.keys() and all(a.tensors[k] is b.tensors[k] for k in a.tensors)
+    """One network reached twice (BYOL's ``net`` and ``online_encoder.net`` share their tensors)."""
+    return a.tensors.keys() == b.tensors.keys() and all(
+        a.tensors[k] is b.tensors[k] or (a.tensors[k].dtype == b.tensors[k].dtype and torch.equal(a.tensors[k], b.tensors[k]))
+        for k in a.tensors)
 
 
 def by_convention(full: list[Candidate]) -> tuple[list[Candidate], list[str]]:
