@@ -22,6 +22,7 @@ from evalsuite.checkpoint.io import read_checkpoint, sha256_file
 from evalsuite.checkpoint.structural import (
     OPTIONAL_SUFFIX,
     Candidate,
+    _shape,
     KeyReport,
     best,
     candidates,
@@ -87,7 +88,7 @@ def _uninitialised(arch: str) -> nn.Module:
         raise
     except Exception:
         return build_backbone(arch)
-    if any(name not in model.state_dict() for name, _ in model.named_buffers()):
+    if any(name not in signature(arch) for name, _ in model.named_buffers()):
         return build_backbone(arch)
     return model.to_empty(device="cpu")
 
@@ -146,7 +147,18 @@ def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dic
             name = guess(tensors)
             if name and name not in order:
                 order.append(name)
-    return order + [a for a in registered if a not in order]
+    rest = [a for a in registered if a not in order]
+    anchored = [a for a in rest if _anchored(a, sources)]
+    # Archs whose first tensor is not in the file at all are only tried when no other arch is.
+    return order + (anchored or rest)
+
+
+def _anchored(arch: str, sources: list[tuple[str, dict]]) -> bool:
+    """The arch's first tensor (a ResNet's conv1.weight, a ViT's cls_token) is in some tensor dict
+    with its shape: a cheap test before the full comparison."""
+    key, shape = next(iter(signature(arch).items()))
+    return any((k == key or k.endswith("." + key)) and _shape(v) == shape
+               for _, tensors in sources for k, v in tensors.items())
 
 
 def _search(sources, archs: list[str], key: str | None, path: str) -> tuple[str, Candidate | None, list[str], Candidate | None, str]:

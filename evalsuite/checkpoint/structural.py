@@ -150,22 +150,32 @@ def prefixes(keys, expected: dict[str, tuple]) -> list[str]:
     return sorted(found, key=lambda p: (p.count("."), p))
 
 
-def compare(view: dict[str, torch.Tensor], expected: dict[str, tuple]) -> tuple[KeyReport, list[str]]:
+def _shape(t: torch.Tensor) -> tuple:
+    try:
+        return tuple(t.shape)
+    except RuntimeError:  # a nested tensor has no single shape
+        return ("nested",)
+
+
+def compare(view: dict[str, torch.Tensor], expected: dict[str, tuple], modules: set[str] | None = None,
+            total: int | None = None) -> tuple[KeyReport, list[str]]:
     """Key report of ``view`` against ``expected``, and the keys of ``view`` that are not backbone.
 
     A key the arch lacks is *unexpected* (an error: more blocks than the arch, so the wrong arch)
-    when its first component is one of the arch's own modules, and *dropped* (a head) otherwise.
+    when its first component is one of the arch's own ``modules``, and *dropped* (a head) otherwise.
     """
-    report = KeyReport(total=sum(not k.endswith(OPTIONAL_SUFFIX) for k in expected))
+    if total is None:
+        total = sum(not k.endswith(OPTIONAL_SUFFIX) for k in expected)
+    report = KeyReport(total=total)
     for key, shape in expected.items():
         if key not in view:
             if not key.endswith(OPTIONAL_SUFFIX):
                 report.missing.append(key)
-        elif tuple(view[key].shape) != shape:
-            report.mismatched.append((key, tuple(view[key].shape), shape))
+        elif _shape(view[key]) != shape:
+            report.mismatched.append((key, _shape(view[key]), shape))
         elif not key.endswith(OPTIONAL_SUFFIX):
             report.matched += 1
-    modules = {k.split(".")[0] for k in expected}
+    modules = {k.split(".")[0] for k in expected} if modules is None else modules
     dropped = []
     for key in view:
         if key not in expected:
@@ -176,10 +186,12 @@ def compare(view: dict[str, torch.Tensor], expected: dict[str, tuple]) -> tuple[
 def candidates(sources: list[tuple[str, dict]], expected: dict[str, tuple]) -> list[Candidate]:
     """One candidate per (tensor dict, prefix at which backbone keys appear)."""
     out = []
+    modules = {k.split(".")[0] for k in expected}
+    total = sum(not k.endswith(OPTIONAL_SUFFIX) for k in expected)
     for where, tensors in sources:
         for prefix in prefixes(tensors, expected):
             view = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            report, dropped = compare(view, expected)
+            report, dropped = compare(view, expected, modules, total)
             outside = [k for k in tensors if not k.startswith(prefix)]
             out.append(Candidate(where, prefix, view, outside + [prefix + k for k in dropped], report))
     return out
@@ -193,11 +205,16 @@ def _has(candidate: Candidate, name: str) -> bool:
     return any(_component_is(c, name) for c in re.split(r"\.", candidate.location))
 
 
+def _equal(x: torch.Tensor, y: torch.Tensor) -> bool:
+    try:
+        return x is y or (x.dtype == y.dtype and x.layout == y.layout == torch.strided and torch.equal(x, y))
+    except RuntimeError:  # quantized or meta tensors: not comparable, so not the same weights
+        return False
+
+
 def _same_weights(a: Candidate, b: Candidate) -> bool:
     """One network reached twice (BYOL's ``net`` and ``online_encoder.net`` share their tensors)."""
-    return a.tensors.keys() == b.tensors.keys() and all(
-        a.tensors[k] is b.tensors[k] or (a.tensors[k].dtype == b.tensors[k].dtype and torch.equal(a.tensors[k], b.tensors[k]))
-        for k in a.tensors)
+    return a.tensors.keys() == b.tensors.keys() and all(_equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
 
 
 def by_convention(full: list[Candidate]) -> tuple[list[Candidate], list[str]]:

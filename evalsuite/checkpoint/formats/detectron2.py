@@ -66,7 +66,7 @@ class Detectron2Format:
     @staticmethod
     def detect(obj: dict) -> bool:
         model = obj.get("model")
-        return isinstance(model, dict) and any(k.endswith("stem.conv1.weight") for k in model)
+        return isinstance(model, dict) and any(isinstance(k, str) and k.endswith("stem.conv1.weight") for k in model)
 
     @staticmethod
     def convert(obj: dict):
