@@ -186,7 +186,8 @@ def _check_tensors(chosen: Candidate, arch: str) -> list[str]:
             continue
         odd = value.is_quantized or value.is_complex() or value.layout != torch.strided or value.is_meta
         if odd or (key in floating) != value.is_floating_point():
-            chosen.report.bad_dtype.append((key, str(value.dtype) if not value.is_meta else "meta tensor without data"))
+            what = "meta tensor without data" if value.is_meta else str(value.dtype)
+            chosen.report.bad_dtype.append((key, what if value.layout == torch.strided else f"{what}, {value.layout}"))
         elif value.is_floating_point() and not bool(torch.isfinite(value).all()):
             nonfinite.append(key)
     return nonfinite
