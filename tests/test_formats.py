@@ -220,3 +220,25 @@ def test_truncated_file_is_a_clear_error(tmp_path, tv_sd, cut):
     (tmp_path / "cut.pth").write_bytes(data[:n])
     with pytest.raises(EvalsuiteError, match="truncated"):
         load_backbone(tmp_path / "cut.pth")
+
+
+class _GetattrGadget:
+    """Pickles as getattr(argparse.Namespace, '__init__'): the builtins.getattr route must stay
+    closed except for the four names mmengine's HistoryBuffer pickles."""
+
+    def __reduce__(self):
+        return (getattr, (argparse.Namespace, "__init__"))
+
+
+def test_mmengine_history_buffer_loads_but_other_getattr_is_refused(tmp_path, tv_sd):
+    from mmengine.logging import MessageHub
+
+    hub = MessageHub.get_instance("evalsuite-test-formats")
+    hub.update_scalar("train/loss", 0.5)
+    torch.save({"meta": {"epoch": 1}, "state_dict": _prefixed(_backbone(tv_sd), "backbone."),
+                "message_hub": hub.state_dict()}, tmp_path / "mm.pth")
+    _, info = load_backbone(tmp_path / "mm.pth")
+    assert info.format == "mmselfsup" and info.report.ok
+    torch.save({"state_dict": tv_sd, "x": _GetattrGadget()}, tmp_path / "g.pth")
+    with pytest.raises(EvalsuiteError, match=r"holds getattr\(Namespace, '__init__'\), which is not on the allow-list"):
+        load_backbone(tmp_path / "g.pth")

@@ -520,3 +520,26 @@ def test_original_complaint_evaluates_end_to_end_and_rows_are_keyed_by_file(corp
     assert len(rows) == 2 and len({r["checkpoint"]["sha256"] for r in rows}) == 2
     means, _ = build(rows)
     assert len(means.index) == 2 and all(name.startswith("same [") for name in means.index)
+
+
+def test_arch_guessers_are_consulted_first(tmp_path):
+    """An arch family's guesser (registry.ARCH_GUESSERS) puts its answer first; the loader still
+    checks every key, so a wrong guess falls through to the registered archs."""
+    from evalsuite.archs import build_backbone
+    from evalsuite.checkpoint.load import _arch_order
+    from evalsuite.registry import ARCH_GUESSERS
+
+    seen = []
+
+    def guess(tensors):
+        seen.append(len(tensors))
+        return "cifar_resnet50"  # wrong on purpose
+
+    ARCH_GUESSERS.register_module("test-guess", module=guess)
+    try:
+        torch.save({"model": build_backbone("resnet_tiny").state_dict()}, tmp_path / "t.pth")
+        sources = [("model", torch.load(tmp_path / "t.pth")["model"])]
+        assert _arch_order(None, None, sources)[0] == "cifar_resnet50" and seen
+        assert load_backbone(tmp_path / "t.pth")[1].arch == "resnet_tiny"
+    finally:
+        ARCH_GUESSERS.module_dict.pop("test-guess")

@@ -119,9 +119,10 @@ def _read_torch(path: Path, trust: bool) -> Any:
         with torch.serialization.safe_globals(INERT_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = _GLOBAL.search(str(exc))
-        if found:
-            raise EvalsuiteError(f"checkpoint {str(path)!r} holds the type {found.group(1)}, which is not on the "
+        found, refused = _GLOBAL.search(str(exc)), re.search(r"getattr\([^)]*\) is not allowed", str(exc))
+        if found or refused:
+            what = f"the type {found.group(1)}" if found else refused.group(0).replace(" is not allowed", "")
+            raise EvalsuiteError(f"checkpoint {str(path)!r} holds {what}, which is not on the "
                                  f"allow-list of inert types; {TRUST_HINT}") from exc
         raise
 
