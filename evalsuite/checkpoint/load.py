@@ -1,7 +1,7 @@
 """``load_backbone(path)``: file -> backbone found by structure -> arch -> strictly loaded backbone.
 
-The weights are found by ``structural.find``-style search (every container, every wrapper
-prefix), never by guessing from a layout's name; format adapters only rename (detectron2,
+The weights are found by the structural search of ``evalsuite.checkpoint.structural`` (every
+container, every wrapper prefix), never by a layout's name; format adapters only rename (detectron2,
 lightly's ``Sequential``) or add metadata (method, epochs). Loading is strict: every backbone key
 must be present with its shape and a usable dtype (the guard of SimSiam's ``main_lincls.py``,
 made a hard failure), and what was left out of the checkpoint is named. Weights holding NaN or
@@ -22,11 +22,12 @@ from evalsuite.checkpoint.io import read_checkpoint, sha256_file
 from evalsuite.checkpoint.structural import (
     OPTIONAL_SUFFIX,
     Candidate,
-    _shape,
+    shape_of,
     KeyReport,
     best,
     candidates,
     compare,
+    named_by,
     select,
     tensor_dicts,
 )
@@ -105,8 +106,6 @@ def compare_keys(state_dict: dict[str, torch.Tensor], model: nn.Module) -> KeyRe
     return report
 
 
-
-
 def _generic_meta(obj: dict) -> dict:
     """``arch`` and ``epoch`` as the PyTorch ImageNet example, MoCo, SimSiam and timm store them."""
     meta = {}
@@ -157,22 +156,26 @@ def _anchored(arch: str, sources: list[tuple[str, dict]]) -> bool:
     """The arch's first tensor (a ResNet's conv1.weight, a ViT's cls_token) is in some tensor dict
     with its shape: a cheap test before the full comparison."""
     key, shape = next(iter(signature(arch).items()))
-    return any((k == key or k.endswith("." + key)) and _shape(v) == shape
+    return any((k == key or k.endswith("." + key)) and shape_of(v) == shape
                for _, tensors in sources for k, v in tensors.items())
 
 
 def _search(sources, archs: list[str], key: str | None, path: str) -> tuple[str, Candidate | None, list[str], Candidate | None, str]:
     """First arch with a fitting candidate: (arch, chosen, conventions used, closest, closest's arch)."""
-    closest, closest_arch = None, archs[0]
+    closest, closest_arch, locations = None, archs[0], set()
     for arch in archs:
         cands = candidates(sources, signature(arch))
+        locations |= {c.location for c in cands}
         chosen, used = select(cands, key, path)
         if chosen is not None:
             return arch, chosen, used, None, arch
-        near = best(cands)
+        near = best([c for c in cands if named_by(c, key)] if key else cands)
         if near is not None and (closest is None or near.report.matched / max(near.report.total, 1)
                                  > closest.report.matched / max(closest.report.total, 1)):
             closest, closest_arch = near, arch
+    if key and not any(loc == key or loc.startswith(key + ".") for loc in locations):
+        valid = ", ".join(sorted(locations)) or "(none: no tensor dict holds keys of the arch)"
+        raise EvalsuiteError(f"--key {key!r} names nothing in checkpoint {path!r}; candidates are: {valid}")
     return archs[0], None, [], closest, closest_arch
 
 

@@ -118,7 +118,7 @@ def group_keys(keys: list[str], prefix: str = "", limit: int = 8) -> str:
 
 
 def tensor_dicts(obj, where: str = "", depth: int = 0, seen: list | None = None) -> list[tuple[str, dict]]:
-    """Every dict under ``obj`` (dicts, lists, tuples, ``Namespace``s) that holds tensors by string key."""
+    """Every dict under ``obj`` (through dicts, lists and tuples) that holds tensors by string key."""
     seen = [0] if seen is None else seen
     found = []
     if depth > _MAX_DEPTH or seen[0] > _MAX_NODES:
@@ -150,7 +150,8 @@ def prefixes(keys, expected: dict[str, tuple]) -> list[str]:
     return sorted(found, key=lambda p: (p.count("."), p))
 
 
-def _shape(t: torch.Tensor) -> tuple:
+def shape_of(t: torch.Tensor) -> tuple:
+    """``tuple(t.shape)``, or ``('nested',)`` for a nested tensor, which has no single shape."""
     try:
         return tuple(t.shape)
     except RuntimeError:  # a nested tensor has no single shape
@@ -171,8 +172,8 @@ def compare(view: dict[str, torch.Tensor], expected: dict[str, tuple], modules: 
         if key not in view:
             if not key.endswith(OPTIONAL_SUFFIX):
                 report.missing.append(key)
-        elif _shape(view[key]) != shape:
-            report.mismatched.append((key, _shape(view[key]), shape))
+        elif shape_of(view[key]) != shape:
+            report.mismatched.append((key, shape_of(view[key]), shape))
         elif not key.endswith(OPTIONAL_SUFFIX):
             report.matched += 1
     modules = {k.split(".")[0] for k in expected} if modules is None else modules
@@ -198,7 +199,7 @@ def candidates(sources: list[tuple[str, dict]], expected: dict[str, tuple]) -> l
 
 
 def _component_is(component: str, name: str) -> bool:
-    return component == name or component.startswith(name + "_") and name in ("online", "target")
+    return component == name or (name in ("online", "target") and component.startswith(name + "_"))
 
 
 def _has(candidate: Candidate, name: str) -> bool:
@@ -225,21 +226,22 @@ def by_convention(full: list[Candidate]) -> tuple[list[Candidate], list[str]]:
             full = [c for c in full if not (_has(c, loser) and not _has(c, winner))]
             used.append(why)
     unique: list[Candidate] = []
-    for c in full:  # the same tensors reached twice (an adapter's renaming of a dict the walk also found)
+    full = sorted(full, key=lambda c: not any(_has(c, winner) for winner, _, _ in CONVENTIONS))
+    for c in full:  # the same tensors reached twice (BYOL's net and online_encoder.net): name the winner
         if not any(_same_weights(c, u) for u in unique):
             unique.append(c)
     return unique, used
 
 
+def named_by(candidate: Candidate, key: str) -> bool:
+    """``--key`` names this candidate: its location, or a container or prefix above it."""
+    return any(text == key or text.startswith(key + ".") for text in (candidate.location, candidate.where))
+
+
 def select(cands: list[Candidate], key: str | None, path: str) -> tuple[Candidate | None, list[str]]:
     """The candidate to load (None when none fits), and the conventions that chose it."""
     if key:
-        chosen = [c for c in cands if c.location == key or c.location.startswith(key + ".")
-                  or c.where == key or c.where.startswith(key + ".")]
-        if not chosen:
-            valid = sorted({c.location for c in cands}) or ["(none: no tensor dict holds this arch's keys)"]
-            raise EvalsuiteError(f"--key {key!r} names nothing in checkpoint {path!r}; candidates are: {', '.join(valid)}")
-        cands = chosen
+        cands = [c for c in cands if named_by(c, key)]
     full = [c for c in cands if c.report.fits]
     if not full:
         return None, []
