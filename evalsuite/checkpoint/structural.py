@@ -139,15 +139,18 @@ def tensor_dicts(obj, where: str = "", depth: int = 0, seen: list | None = None)
 
 
 def prefixes(keys, expected: dict[str, tuple]) -> list[str]:
-    """Every prefix ``P`` such that ``P + k`` is a key for some backbone key ``k``."""
-    found = set()
+    """Prefixes ``P`` such that ``P + k`` is a key for backbone keys ``k``, keeping those under which
+    at least half as many backbone names appear as under the best one (inside a ResNet,
+    ``layer1.0.`` + ``conv1.weight`` is a name too, but not a backbone)."""
+    hits: dict[str, int] = {}
     for key in keys:
         if key in expected:
-            found.add("")
+            hits[""] = hits.get("", 0) + 1
         for i, char in enumerate(key):
             if char == "." and key[i + 1:] in expected:
-                found.add(key[:i + 1])
-    return sorted(found, key=lambda p: (p.count("."), p))
+                hits[key[:i + 1]] = hits.get(key[:i + 1], 0) + 1
+    most = max(hits.values(), default=0)
+    return sorted((p for p, n in hits.items() if 2 * n >= most), key=lambda p: (p.count("."), p))
 
 
 def shape_of(t: torch.Tensor) -> tuple:
