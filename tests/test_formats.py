@@ -242,3 +242,24 @@ def test_mmengine_history_buffer_loads_but_other_getattr_is_refused(tmp_path, tv
     torch.save({"state_dict": tv_sd, "x": _GetattrGadget()}, tmp_path / "g.pth")
     with pytest.raises(EvalsuiteError, match=r"holds getattr\(Namespace, '__init__'\), which is not on the allow-list"):
         load_backbone(tmp_path / "g.pth")
+
+
+def test_numpy_1x_names_are_allowed(tmp_path):
+    """Files written under numpy 1.x (DINO's and MoCo's era) name numpy.core.multiarray, not
+    numpy._core: the same inert globals under their old names."""
+    import io
+    import zipfile
+
+    args = argparse.Namespace(seed=np.int64(3), lr=np.float64(0.5))
+    torch.save({"args": args, "acc": np.float64(1.5), "arr": np.ones(3, np.float32)}, tmp_path / "np2.pth")
+    out = io.BytesIO()
+    with zipfile.ZipFile(tmp_path / "np2.pth") as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("data.pkl"):  # protocol 2: GLOBAL opcodes name module and class as text
+                assert b"numpy._core.multiarray" in data
+                data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+            zout.writestr(item, data)
+    (tmp_path / "np1.pth").write_bytes(out.getvalue())
+    obj = read_checkpoint(tmp_path / "np1.pth")
+    assert obj["args"].seed == 3 and obj["acc"] == 1.5 and obj["arr"].tolist() == [1.0, 1.0, 1.0]

@@ -34,7 +34,7 @@ CONVENTIONS = (
     ("encoder_q", "encoder_k", "MoCo evaluates the query encoder (He et al. 2020; main_lincls.py loads module.encoder_q)"),
     ("base_encoder", "momentum_encoder", "MoCo v3 evaluates the base encoder (main_lincls.py loads module.base_encoder)"),
     ("online", "target", "BYOL evaluates the online network (Grill et al. 2020, Sec. 3.1)"),
-    ("backbone", "momentum_backbone", "solo-learn evaluates the online backbone (its linear.py loads backbone.)"),
+    ("backbone", "momentum_backbone", "solo-learn evaluates the online backbone (its main_linear.py keeps backbone.)"),
     ("state_dict_ema", "state_dict", "timm's train.py validates and ranks the EMA weights when it keeps them"),
 )
 
