@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", required=True, help=f"target layout: {', '.join(TARGETS)}")
     p.add_argument("-o", "--output", required=True, help="output file, e.g. backbone.pkl")
     p.add_argument("--arch", help="arch when it cannot be inferred (evalsuite list archs)")
+    p.add_argument("--key", help="dotted location of the backbone in the file, e.g. student (see evalsuite inspect)")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
 
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.to not in TARGETS:
         raise one_of("conversion target", args.to, TARGETS)
-    model, info = load_backbone(args.checkpoint, args.arch, args.trust_checkpoint)
+    model, info = load_backbone(args.checkpoint, args.arch, args.trust_checkpoint, key=args.key)
     weights = {k: v.detach().cpu().numpy() for k, v in to_detectron2(model.state_dict()).items()}
     obj = {"model": weights, "__author__": "evalsuite", "matching_heuristics": True,
            "evalsuite": {"source": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch}}
