@@ -81,7 +81,7 @@ def _arch_tensors(arch: str) -> tuple[dict[str, tuple], frozenset[str]]:
 def _uninitialised(arch: str) -> nn.Module:
     """The arch with allocated but uninitialised weights (every one is then loaded), skipping a
     random init that costs seconds for large nets; built normally when the arch cannot be built on
-    the meta device or has buffers outside its state dict (they would stay uninitialised)."""
+    the meta device, shares weights between modules, or has buffers outside its state dict."""
     try:
         with torch.device("meta"):
             model = build_backbone(arch)
@@ -89,8 +89,9 @@ def _uninitialised(arch: str) -> nn.Module:
         raise
     except Exception:
         return build_backbone(arch)
-    if any(name not in signature(arch) for name, _ in model.named_buffers()):
-        return build_backbone(arch)
+    tied = len(list(model.named_parameters(remove_duplicate=False))) != len(list(model.named_parameters()))
+    if tied or any(name not in signature(arch) for name, _ in model.named_buffers()):
+        return build_backbone(arch)  # to_empty would untie shared weights / leave buffers empty
     return model.to_empty(device="cpu")
 
 
