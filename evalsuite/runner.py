@@ -234,7 +234,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
             for task_name, task in tasks.items():
                 settings = settings_of(task)
                 skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
-                pid = protocol_id(task_name, settings, spec.name, {**(prepared.id_protocol or prepared.protocol), **skipped})
+                ids = {**(prepared.id_protocol or prepared.protocol), **skipped}  # skipped images: other data
+                pid = protocol_id(task_name, settings, spec.name, ids)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid)
                 if req.skip_existing and path.exists():
                     continue
