@@ -17,8 +17,16 @@ from evalsuite.errors import EvalsuiteError
 EXIT_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (argparse prints the whole
+    usage block first); the exit code is the same 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"evalsuite: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evalsuite", description="Transfer evaluation of self-supervised backbones.")
+    parser = _Parser(prog="evalsuite", description="Transfer evaluation of self-supervised backbones.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):

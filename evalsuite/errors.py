@@ -8,6 +8,14 @@ class EvalsuiteError(Exception):
     the CLI prints it without a traceback (unless ``--debug``) and exits non-zero.
     """
 
+    def __init__(self, message: str = "") -> None:
+        # torch's DataLoader re-raises a worker's exception as ``type(exc)(text)`` where text is
+        # 'Caught EvalsuiteError in DataLoader worker process 0. Original Traceback ...: <sentence>';
+        # keep the sentence, so an error found while loading stays one line.
+        if "Original Traceback" in message:
+            message = message.rstrip().splitlines()[-1].split("EvalsuiteError: ", 1)[-1]
+        super().__init__(message)
+
 
 def one_of(kind: str, value: object, valid) -> EvalsuiteError:
     """Build the standard 'unknown X' error listing the valid options."""

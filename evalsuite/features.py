@@ -28,7 +28,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
-from evalsuite.atomic import atomic_path
+from evalsuite.atomic import atomic_path, reclaim_temp
+from evalsuite.datasets.images import READ_ERRORS, bad_image
+from evalsuite.paths import decoded_dir, default_cache_dir
 from evalsuite.progress import progress
 
 #: ImageNet channel statistics, the normalisation every torchvision-style backbone was trained with.
@@ -43,6 +45,19 @@ MIN_SMALL = 32
 MAX_DECODED_BYTES = 8 << 30
 #: Decoded arrays up to this size are copied to the GPU whole rather than batch by batch.
 MAX_DEVICE_BYTES = 2 << 30
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """A suite's ``features`` dict (``evalsuite.schema`` validates it against these fields).
+
+    Args:
+        batch_size: images per forward pass.
+        num_workers: data-loading processes; -1: none for small splits, else one per core.
+    """
+
+    batch_size: int = 256
+    num_workers: int = -1
 
 
 #: Data-loading processes at most, and the split size below which loading stays in-process.
@@ -60,10 +75,6 @@ def loader_workers(setting: int, n: int) -> int:
     if setting >= 0:
         return setting
     return 0 if n < SMALL_SPLIT else default_workers()
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")) / "features"
 
 
 def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
@@ -84,7 +95,11 @@ class Transformed(Dataset):
         return len(self.base)
 
     def __getitem__(self, i: int):
-        img, target = self.base[i]
+        try:
+            img, target = self.base[i]
+        except READ_ERRORS as exc:  # a damaged file of a dataset read by torchvision's own loader
+            samples = getattr(self.base, "samples", None) or getattr(self.base, "imgs", None)
+            raise bad_image(samples[i][0] if samples else f"item {i} of {type(self.base).__name__}", exc) from None
         return self.transform(img), torch.as_tensor(target)
 
 
@@ -191,7 +206,8 @@ class DecodedCache:
     """Decoded uint8 splits as ``.npy`` files (memory-mapped on read), written atomically."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = (Path(root) if root else default_cache_dir()).parent / "decoded"
+        self.root = decoded_dir(Path(root) if root else default_cache_dir())
+        reclaim_temp(self.root)  # what a run killed while decoding left behind
 
     def get_or_build(self, key: str, dataset: Dataset, num_workers: int, batch_size: int,
                      desc: str, quiet: bool) -> tuple[np.ndarray, torch.Tensor] | None:
@@ -229,6 +245,7 @@ class FeatureCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
+        reclaim_temp(self.root)
         self.hits = 0
         self.misses = 0
 

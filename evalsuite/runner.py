@@ -21,6 +21,7 @@ from evalsuite.features import (
     DecodedCache,
     FeatureCache,
     FeatureKey,
+    FeatureSettings,
     Transformed,
     eval_transform,
     extract,
@@ -29,16 +30,14 @@ from evalsuite.features import (
     source_of,
 )
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
-from evalsuite.registry import TASKS, get, names
+from evalsuite.paths import check_outputs
+from evalsuite.registry import TASKS, get
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
+from evalsuite.schema import check_parses, check_suite
 from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = REPO_ROOT / "tasks" / "default.py"
-#: What a suite sets besides one entry per task (``knn = dict(...)``); ``_name`` keys are the file's
-#: own helpers. ``features`` are the feature pipeline's settings, with the defaults of ``_feature_fn``.
-SUITE_KEYS = ("tasks", "datasets", "seeds", "features")
-FEATURE_KEYS = ("batch_size", "num_workers")
 
 
 @dataclass
@@ -62,6 +61,7 @@ class EvalRequest:
     cache_dir: str | None = None
     quiet: bool = False
     launcher: str = "none"  # 'pytorch' (torchrun) or 'slurm': tasks that train across processes (detection)
+    skip_bad_images: bool = False  # imagefolder: leave unreadable files out, counted in the row
 
 
 def resolve_device(name: str) -> torch.device:
@@ -79,24 +79,18 @@ def load_suite(path: str | None, cfg_options: dict) -> Config:
     path = Path(path) if path else DEFAULT_SUITE
     if not path.is_file():
         raise EvalsuiteError(f"suite {str(path)!r} does not exist; suites live in {REPO_ROOT / 'tasks'}")
-    cfg = Config.fromfile(str(path))
+    check_parses(path, "suite")
+    try:
+        cfg = Config.fromfile(str(path))
+    except SyntaxError as exc:  # the suite parsed, so a file it inherits (``_base_``) did not
+        raise EvalsuiteError(f"a file that suite {str(path)!r} inherits does not parse: "
+                             f"line {exc.lineno}: {exc.msg}") from None
+    except (OSError, ImportError, KeyError, TypeError) as exc:
+        raise EvalsuiteError(f"suite {str(path)!r} cannot be loaded: {exc}") from None
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    _check_keys(path, cfg)
+    check_suite(cfg.to_dict(), str(path))  # every key read by something, every value valid: before any work
     return cfg
-
-
-def _check_keys(path: Path, cfg: Config) -> None:
-    """Fail on a key nothing reads (a typo would otherwise leave a setting silently unused)."""
-    valid = (*SUITE_KEYS, *names(TASKS))
-    unknown = sorted(k for k in cfg.keys() if k not in valid and not k.startswith("_"))
-    if unknown:
-        raise EvalsuiteError(f"suite {str(path)!r} sets {unknown[0]!r}, which nothing reads; "
-                             f"valid keys are: {', '.join(valid)}")
-    unknown = sorted(set(cfg.get("features", {})) - set(FEATURE_KEYS))
-    if unknown:
-        raise EvalsuiteError(f"suite {str(path)!r} sets features.{unknown[0]}, which nothing reads; "
-                             f"valid feature settings are: {', '.join(FEATURE_KEYS)}")
 
 
 def build_task(name: str, cfg: Config):
@@ -153,7 +147,8 @@ def _feature_fn(session: Session, spec):
     model, info, cache = session.model, session.info, session.cache
     transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
     decoded = DecodedCache(cache.root)
-    batch_size = session.features.get("batch_size", 256)
+    settings = FeatureSettings(**session.features)
+    batch_size = settings.batch_size
     memo = {}
 
     def features(split: str):
@@ -163,7 +158,7 @@ def _feature_fn(session: Session, spec):
         key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset))
         got = cache.get(key)
         if got is None:
-            workers = loader_workers(session.features.get("num_workers", -1), len(dataset))
+            workers = loader_workers(settings.num_workers, len(dataset))
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
             array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
@@ -181,7 +176,7 @@ def _feature_fn(session: Session, spec):
 
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
-    spec = build_dataset(dataset_name, session.data_root, session.download)
+    spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
     feature_fn, transform_id = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:
@@ -232,12 +227,13 @@ def evaluate(req: EvalRequest) -> list[Path]:
     device = _distributed_device(req, tasks, resolve_device(req.device))
     rank = world()[0]
     seeds = _seeds(req, cfg)
+    check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
     model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
                                 allow_nonfinite=req.allow_nonfinite)
     label = req.name or default_label(info)
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
                       work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
-                      features=dict(cfg.get("features", {})))
+                      features=dict(cfg.get("features", {})), skip_bad_images=req.skip_bad_images)
     written = []
     for dataset_name in dataset_names:
         prepared = step(dataset_name, session)
@@ -245,7 +241,9 @@ def evaluate(req: EvalRequest) -> list[Path]:
         for seed in seeds:
             for task_name, task in tasks.items():
                 settings = settings_of(task)
-                pid = protocol_id(task_name, settings, spec.name, prepared.id_protocol or prepared.protocol)
+                skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
+                ids = {**(prepared.id_protocol or prepared.protocol), **skipped}  # skipped images: other data
+                pid = protocol_id(task_name, settings, spec.name, ids)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info))
                 if req.skip_existing and path.exists():
                     continue
@@ -260,7 +258,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
                     "task": task_name, "dataset": spec.name, "seed": seed,
                     "metric": out.metric, "value": out.value, "metrics": out.metrics,
                     "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    **prepared.protocol, "split": {"note": spec.split_note, "sizes": spec.sizes},
+                    **prepared.protocol, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
                     "protocol_id": pid,
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),

@@ -54,3 +54,45 @@ def test_decoding_leaves_the_global_rng_alone(tmp_path):
     torch.manual_seed(0)
     torch.testing.assert_close(draws[0], torch.rand(3))
     torch.testing.assert_close(draws[1], draws[0])
+
+
+_KILLED_WHILE_DECODING = """
+import os, signal, sys, torch
+from evalsuite.features import DecodedCache
+
+class Dies(torch.utils.data.Dataset):
+    def __len__(self): return 8
+    def __getitem__(self, i):
+        if i == 5:
+            os.kill(os.getpid(), signal.SIGKILL)  # as a user's kill -9 or the OOM killer would
+        return torch.zeros(3, 4, 4, dtype=torch.uint8), i
+
+DecodedCache(sys.argv[1]).get_or_build("k", Dies(), 0, 2, "decode", True)
+"""
+
+
+def test_temp_files_of_a_killed_run_are_reclaimed_by_the_next(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from evalsuite.atomic import STALE_S, reclaim_temp
+
+    features = tmp_path / "features"
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WHILE_DECODING, str(features)], env={**os.environ,
+                          "OMP_NUM_THREADS": "1"}, capture_output=True)
+    assert proc.returncode == -9
+    decoded = tmp_path / "decoded"
+    (left,) = decoded.glob(".*.tmp")  # what the killed decoding left
+    with atomic_path(decoded / "live.npy") as live:  # another run writing right now: kept
+        live.write_text("x")
+        old = decoded / ".gone.npy.otherhost-1.abcd.tmp"  # an owner this host cannot check: kept a day
+        old.write_text("x")
+        fresh = decoded / ".new.npy.otherhost-1.efgh.tmp"
+        fresh.write_text("x")
+        os.utime(old, (time.time() - STALE_S - 60,) * 2)
+        DecodedCache(features)  # the next run
+        assert not left.exists() and not old.exists()
+        assert live.exists() and fresh.exists()
+    assert reclaim_temp(decoded) == 0

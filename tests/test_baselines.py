@@ -154,7 +154,7 @@ def test_make_baselines_path_offline(tiny_baseline, tmp_path, monkeypatch, one_t
     for ckpt in sorted(out.glob("*.pth")):
         argv = ["eval", str(ckpt), "--suite", "tasks/transfer.py", "--data-root", str(data), "--download",
                 "--results", str(results), "--skip-existing", "--quiet", "--datasets", "cifar10,dtd,voc2007",
-                "--cfg-options", "linear.wd_num=3"]
+                "--cfg-options", "linear.wd_num=3", "knn.ks=[1,5]", "knn.headline_k=5"]  # banks of 15 images
         assert main(argv) == 0
     rows = read_rows(results)
     assert sorted((r["dataset"], r["task"]) for r in rows) == sorted(

@@ -37,10 +37,10 @@ def test_imagefolder_layouts(tmp_path):
 def test_imagefolder_with_mismatched_classes_is_refused(tmp_path):
     root = _folder(tmp_path / "d")
     (root / "test" / "bird").mkdir()
-    with pytest.raises(EvalsuiteError, match="Found no valid file for the classes bird"):
+    with pytest.raises(EvalsuiteError, match="test/ has class 'bird' that train/ lacks"):
         build_dataset(f"imagefolder:{root}")
     (root / "test" / "cat" / "0.png").rename(root / "test" / "bird" / "0.png")
-    with pytest.raises(EvalsuiteError, match="every split needs the same class folders"):
+    with pytest.raises(EvalsuiteError, match="test/ has class 'bird' that train/ lacks"):
         build_dataset(f"imagefolder:{root}")
 
 
@@ -85,9 +85,10 @@ def test_real_cifar10_subset(tmp_path, shared_data):
     assert img.size == (32, 32)
     results = tmp_path / "res"
     assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar10", "--data-root", str(tmp_path / "data"),
-                 "--tasks", "knn", "--results", str(results), "--quiet"]) == 0
+                 "--tasks", "knn", "--results", str(results), "--quiet", "--cfg-options", "knn.cap_k=true"]) == 0
     (row,) = read_rows(results)
     assert row["transform"] == "native32" and row["split"]["sizes"] == {"train": 24, "test": 24}
+    assert row["extra"]["k_used"] == {"10": 10, "20": 20, "100": 24, "200": 24}  # a bank of 24 images
 
 
 def test_same_dataset_name_under_another_root_is_not_served_from_the_cache(tmp_path):

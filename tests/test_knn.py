@@ -48,3 +48,46 @@ def test_multilabel_bank_sums_weighted_label_vectors():
     targets = torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
     s = knn_scores(bank, targets, torch.tensor([[1.0, 0.0]]), (2,), 1.0, 3)[2]
     torch.testing.assert_close(s, torch.tensor([[math.e, math.e + 1, 1.0]]))
+
+
+def _ctx(n_train: int, n_test: int = 4):
+    """An EvalContext over features given directly: class = sign of the first coordinate."""
+    from torch.utils.data import TensorDataset
+
+    from evalsuite.datasets.base import DatasetSpec
+    from evalsuite.tasks.base import EvalContext
+
+    g = torch.Generator().manual_seed(0)
+    feats = {s: torch.randn(n, 3, generator=g) for s, n in (("train", n_train), ("test", n_test))}
+    data = {s: (f, (f[:, 0] > 0).long()) for s, f in feats.items()}
+    spec = DatasetSpec(name="toy", splits={s: TensorDataset(*d) for s, d in data.items()}, classes=["neg", "pos"])
+    return spec, EvalContext(spec=spec, seed=0, device=torch.device("cpu"), feature_fn=lambda s: data[s],
+                             backbone_fn=lambda: None)
+
+
+def test_k_above_the_memory_bank_is_refused_before_any_work():
+    import pytest
+
+    from evalsuite.errors import EvalsuiteError
+    from evalsuite.tasks.knn import KNN
+
+    spec, ctx = _ctx(n_train=6)
+    with pytest.raises(EvalsuiteError, match=r"knn k=10 exceeds the memory bank of 6 images; .*knn.cap_k=true"):
+        KNN(ks=(1, 10), headline_k=1).check(spec)
+    with pytest.raises(EvalsuiteError, match="knn k=10 exceeds"):
+        KNN(ks=(1, 10), headline_k=1).run(ctx)
+    KNN(ks=(1, 6), headline_k=1).check(spec)  # the whole bank is a valid k
+
+
+def test_capped_k_is_named_by_the_k_used():
+    """With knn.cap_k the row names the k that applied (6, the bank), never the k asked (10)."""
+    from evalsuite.tasks.base import settings_of
+    from evalsuite.tasks.knn import KNN
+
+    _, ctx = _ctx(n_train=6)
+    out = KNN(ks=(1, 10), headline_k=10, cap_k=True).run(ctx)
+    assert set(out.metrics) == {"top1@k=1", "top1@k=6"} and out.metric == "top1@k=6"
+    assert out.extra["k_used"] == {"1": 1, "10": 6}
+    assert settings_of(KNN(ks=(1, 10), headline_k=10, cap_k=True))["cap_k"] is True
+    assert "cap_k" not in settings_of(KNN())  # off: rows and protocol ids as before the setting existed
+    assert "k_used" not in KNN(ks=(1, 3), headline_k=1).run(ctx).extra

@@ -31,10 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="feature cache folder (default $EVALSUITE_CACHE or ~/.cache/evalsuite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="imagefolder: leave out unreadable image files and record how many in the row")
     p.add_argument("--launcher", default="none", help="none, pytorch (torchrun) or slurm: detection across processes/GPUs")
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalsuite.paths import check_outputs
+
+    check_outputs(args.results, args.cache_dir)  # in well under a second: before torch is even imported
     from evalsuite.launch import world
     from evalsuite.runner import EvalRequest, evaluate
 
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing, key=args.key,
         allow_nonfinite=args.allow_nonfinite,
         cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
-        launcher=args.launcher,
+        launcher=args.launcher, skip_bad_images=args.skip_bad_images,
     )
     written = evaluate(req)
     if world()[0] == 0:

@@ -20,12 +20,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--local-rank", "--local_rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
+def check(args: argparse.Namespace, options: dict) -> None:
+    """Work dir, recipe and --cfg-options checked before the trainer starts (nothing is written)."""
+    from pathlib import Path
+
+    from evalsuite.atomic import writable_dir
+    from evalsuite.errors import EvalsuiteError
+
+    if args.work_dir:  # at once, before torch loads; the default folder is named after the recipe, so it waits
+        writable_dir(args.work_dir, "work dir (--work-dir)")
+    from evalsuite.pretrain.trainer import load_recipe
+    from evalsuite.schema import check_recipe_options
+
+    try:
+        recipe = load_recipe(args.recipe)
+    except SyntaxError as exc:
+        raise EvalsuiteError(f"recipe {args.recipe!r} (or a file it inherits) does not parse: line {exc.lineno}: "
+                             f"{exc.msg}") from None
+    check_recipe_options(recipe.to_dict(), options)
+    writable_dir(args.work_dir or Path("work_dirs") / recipe.recipe_name, "work dir (--work-dir)")
+
+
 def run(args: argparse.Namespace) -> int:
+    options = parse_cfg_options(args.cfg_options)
+    check(args, options)
     from evalsuite.pretrain.dist import world
     from evalsuite.pretrain.trainer import run_pretrain
 
-    out = run_pretrain(args.recipe, args.work_dir, args.resume, parse_cfg_options(args.cfg_options),
-                       args.launcher, args.device)
+    out = run_pretrain(args.recipe, args.work_dir, args.resume, options, args.launcher, args.device)
     if world()[0] != 0:
         return 0
     last = out["history"][-1] if out["history"] else {}

@@ -29,6 +29,7 @@ class DatasetSpec:
         metric: ``top1``, ``mean_per_class`` or ``map11`` (11-point mAP, VOC07).
         native_size: side of the stored images in px, used by small-input archs.
         split_note: how the train/test split was made when it is not the official one.
+        skipped_images: unreadable files left out per split (``--skip-bad-images``).
     """
 
     name: str
@@ -39,6 +40,7 @@ class DatasetSpec:
     multilabel: bool = False
     split_note: str = "official"
     sizes: dict[str, int] = field(default_factory=dict)
+    skipped_images: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.metric in METRICS, self.metric

@@ -103,10 +103,16 @@ def concat(a: Split, b: Split) -> Split:
 
 
 def settings_of(task) -> dict:
-    """Every field of a task's frozen dataclass, as JSON-friendly values (for the result row)."""
+    """Every field of a task's frozen dataclass, as JSON-friendly values (for the result row).
+
+    A field added later with ``metadata={"omit_default": True}`` is left out while at its
+    default, so rows (and protocol ids) of runs it does not affect stay as they were.
+    """
     out = {}
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
+        if f.metadata.get("omit_default") and value == f.default:
+            continue
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 
@@ -123,7 +129,8 @@ class Session:
     work_dir: str
     quiet: bool
     cache: Any  # the FeatureCache
-    features: dict  # the suite's ``features`` settings (batch_size, num_workers)
+    features: dict  # the suite's ``features`` settings (``evalsuite.features.FeatureSettings``)
+    skip_bad_images: bool = False  # an imagefolder leaves unreadable files out (``--skip-bad-images``)
 
     def backbone(self) -> nn.Module:
         return copy.deepcopy(self.model)

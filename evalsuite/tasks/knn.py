@@ -9,12 +9,14 @@ tuned, so the memory bank is all labelled non-test data (train, plus the officia
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from evalsuite.datasets.base import DatasetSpec
+from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import score
@@ -51,12 +53,15 @@ class KNN:
         temperature: T of the exp(sim / T) vote weight (Wu et al. 2018, Sec. 3.4: 0.07).
         headline_k: the k whose score is the row's headline value (DINO reports k=20).
         chunk_size: queries per similarity chunk.
+        cap_k: a k larger than the memory bank is an error unless this is true; then that k uses
+            the whole bank and the row's metric names and ``extra.k_used`` say the k that applied.
     """
 
     ks: tuple[int, ...] = (10, 20, 100, 200)
     temperature: float = 0.07
     headline_k: int = 20
     chunk_size: int = 1024
+    cap_k: bool = field(default=False, metadata={"omit_default": True})
 
     #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(ks=(1, 5), headline_k=5)
@@ -65,15 +70,34 @@ class KNN:
         if self.headline_k not in self.ks:
             raise ValueError(f"knn headline_k={self.headline_k} is not one of ks={list(self.ks)}")
 
+    def check(self, spec: DatasetSpec) -> dict[int, int]:
+        """Before any feature is extracted: every k fits the memory bank (train plus the official
+        val split, as ``spec.sizes`` counts them); {k asked: k used}."""
+        return self.used_ks(sum(n for split, n in spec.sizes.items() if split != "test"))
+
+    def used_ks(self, bank_size: int) -> dict[int, int]:
+        """{k asked: k used}; a k above ``bank_size`` is refused unless ``cap_k``."""
+        too_big = [k for k in self.ks if k > bank_size]
+        if too_big and not self.cap_k:
+            raise EvalsuiteError(f"knn k={too_big[0]} exceeds the memory bank of {bank_size} images; give knn.ks "
+                                 f"of at most {bank_size} (and knn.headline_k among them), or knn.cap_k=true to use "
+                                 f"the whole bank for such k and record the k used")
+        return {k: min(k, bank_size) for k in self.ks}
+
     def run(self, ctx: EvalContext) -> TaskOutput:
+        used = self.check(ctx.spec)
         bank: Split = ctx.features("train")
         if "val" in ctx.spec.splits:
             bank = concat(bank, ctx.features("val"))
         test = ctx.features("test")
         device = ctx.device
+        ks = tuple(sorted(set(used.values())))
         scores = knn_scores(bank.features.to(device), bank.targets.to(device), test.features.to(device),
-                            tuple(self.ks), self.temperature, len(ctx.spec.classes), self.chunk_size)
+                            ks, self.temperature, len(ctx.spec.classes), self.chunk_size)
         metric = ctx.spec.metric
         metrics = {f"{metric}@k={k}": score(metric, s, test.targets) for k, s in scores.items()}
-        return TaskOutput(metric=f"{metric}@k={self.headline_k}", value=metrics[f"{metric}@k={self.headline_k}"],
-                          metrics=metrics, extra={"bank_size": len(bank), "test_size": len(test)})
+        headline = f"{metric}@k={used[self.headline_k]}"
+        extra = {"bank_size": len(bank), "test_size": len(test)}
+        if used != {k: k for k in self.ks}:
+            extra["k_used"] = {str(k): u for k, u in used.items()}
+        return TaskOutput(metric=headline, value=metrics[headline], metrics=metrics, extra=extra)
