@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from torch import nn
 
@@ -10,21 +11,29 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import ARCHS, get
 
 
-def build_backbone(name: str) -> nn.Module:
+def build_backbone(name: str, **options) -> nn.Module:
     """Return a randomly initialised backbone with ``num_features`` and ``small_input`` set.
+
+    ``options`` are the arch's own construction options (``zero_init_residual`` for ResNets);
+    an option the arch does not take is an error naming it.
 
     ``name`` is a registered arch (``evalsuite list archs``) or ``pkg.module:callable``: a
     callable returning either a feature extractor whose forward gives (N, D), or a classifier
     whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped.
     """
     if ":" in name:
-        return _build_custom(name)
-    model = get(ARCHS, name)()
+        return _build_custom(name, options)
+    factory = get(ARCHS, name)
+    unknown = sorted(set(options) - set(inspect.signature(factory).parameters))
+    if unknown:
+        raise EvalsuiteError(f"arch {name!r} has no option {unknown[0]!r}; it takes: "
+                             f"{', '.join(inspect.signature(factory).parameters) or 'no options'}")
+    model = factory(**options)
     model.arch_name = name
     return model
 
 
-def _build_custom(spec: str) -> nn.Module:
+def _build_custom(spec: str, options: dict) -> nn.Module:
     module_name, _, attr = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
@@ -32,7 +41,7 @@ def _build_custom(spec: str) -> nn.Module:
         raise EvalsuiteError(
             f"cannot import arch {spec!r} ({exc}); give a registered arch or pkg.module:callable"
         ) from exc
-    model = factory()
+    model = factory(**options)
     if not isinstance(model, nn.Module):
         raise EvalsuiteError(f"arch {spec!r} returned {type(model).__name__}, not an nn.Module")
     model = strip_classifier(model)

@@ -3,6 +3,10 @@
 ``cifar_*`` variants use the 3x3 stride-1 stem without max-pool that small-image SSL work
 uses for 32 px inputs (He et al. 2016, Sec. 4.2 for CIFAR; SimSiam, Chen & He 2021, App. D).
 ``resnet_tiny`` (one BasicBlock per stage, 8 channels) exists for fast tests only.
+
+``zero_init_residual=True`` starts every residual block as the identity (the last BN of each
+block has gamma = 0; Goyal et al. 2017, Sec. 5.1), as the official SimSiam builds its encoder
+(facebookresearch/simsiam, simsiam/builder.py: ``base_encoder(num_classes=dim, zero_init_residual=True)``).
 """
 
 from __future__ import annotations
@@ -24,34 +28,34 @@ def _headless(model: tv.ResNet, small_input: bool) -> tv.ResNet:
 
 
 @ARCHS.register_module("resnet18")
-def resnet18() -> nn.Module:
-    return _headless(tv.resnet18(), small_input=False)
+def resnet18(zero_init_residual: bool = False) -> nn.Module:
+    return _headless(tv.resnet18(zero_init_residual=zero_init_residual), small_input=False)
 
 
 @ARCHS.register_module("resnet34")
-def resnet34() -> nn.Module:
-    return _headless(tv.resnet34(), small_input=False)
+def resnet34(zero_init_residual: bool = False) -> nn.Module:
+    return _headless(tv.resnet34(zero_init_residual=zero_init_residual), small_input=False)
 
 
 @ARCHS.register_module("resnet50")
-def resnet50() -> nn.Module:
-    return _headless(tv.resnet50(), small_input=False)
+def resnet50(zero_init_residual: bool = False) -> nn.Module:
+    return _headless(tv.resnet50(zero_init_residual=zero_init_residual), small_input=False)
 
 
 @ARCHS.register_module("cifar_resnet18")
-def cifar_resnet18() -> nn.Module:
-    return _headless(tv.resnet18(), small_input=True)
+def cifar_resnet18(zero_init_residual: bool = False) -> nn.Module:
+    return _headless(tv.resnet18(zero_init_residual=zero_init_residual), small_input=True)
 
 
 @ARCHS.register_module("cifar_resnet50")
-def cifar_resnet50() -> nn.Module:
-    return _headless(tv.resnet50(), small_input=True)
+def cifar_resnet50(zero_init_residual: bool = False) -> nn.Module:
+    return _headless(tv.resnet50(zero_init_residual=zero_init_residual), small_input=True)
 
 
 class _TinyResNet(tv.ResNet):
     """torchvision's ResNet with 8-16-32-64 channels and one BasicBlock per stage."""
 
-    def __init__(self) -> None:
+    def __init__(self, zero_init_residual: bool = False) -> None:
         nn.Module.__init__(self)
         self._norm_layer = nn.BatchNorm2d
         self.dilation, self.groups, self.base_width = 1, 1, 64
@@ -68,8 +72,11 @@ class _TinyResNet(tv.ResNet):
         self.fc = nn.Identity()
         self.num_features = 64
         self.small_input = True
+        for block in self.modules():
+            if zero_init_residual and isinstance(block, tv.BasicBlock):
+                nn.init.zeros_(block.bn2.weight)
 
 
 @ARCHS.register_module("resnet_tiny")
-def resnet_tiny() -> nn.Module:
-    return _TinyResNet()
+def resnet_tiny(zero_init_residual: bool = False) -> nn.Module:
+    return _TinyResNet(zero_init_residual)

@@ -173,10 +173,3 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     mean, std = channel_stats(x.device, x.dtype)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
-
-def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, 3, H, W) uint8 -> (N, 3, size, size) uint8, bilinear with antialias like ``T.Resize``."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    x = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8)

@@ -23,15 +23,21 @@ class PretrainModel(BaseModel):
     """Args:
         arch: registered backbone name (``evalsuite list archs``).
         views: per-view augmentation dicts (``evalsuite.pretrain.augment.ViewSpec`` fields).
+        arch_options: the arch's construction options, e.g. ``dict(zero_init_residual=True)``.
     """
 
     #: Parameter-name prefixes whose lr the schedule leaves constant (SimSiam's predictor).
     fixed_lr_modules: tuple[str, ...] = ()
+    #: What the method needs from the data, read by the trainer: the views per image it is built
+    #: for, and whether it trains on labels (the trainer then passes the dataset's class count as
+    #: ``num_classes`` and records the checkpoint as supervised).
+    num_views: int = 2
+    needs_labels: bool = False
 
-    def __init__(self, arch: str, views: list[dict] | None = None) -> None:
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None) -> None:
         super().__init__(data_preprocessor=MultiViewPreprocessor(views or TWO_VIEWS))
         self.arch = arch
-        self.backbone = build_backbone(arch)
+        self.backbone = build_backbone(arch, **dict(arch_options or {}))
         self.register_buffer("_epoch_sums", torch.zeros(3), persistent=False)  # loss, std, steps
 
     def loss(self, views: list[torch.Tensor], labels: torch.Tensor | None) -> dict[str, torch.Tensor]:

@@ -36,9 +36,10 @@ class BYOL(PretrainModel):
         total_steps: K when run outside the trainer (the trainer reads it from the run).
     """
 
-    def __init__(self, arch: str, views: list[dict] | None = None, hidden: int = 4096, dim: int = 256,
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
+                 hidden: int = 4096, dim: int = 256,
                  tau_base: float = 0.996, total_steps: int = 0) -> None:
-        super().__init__(arch, views)
+        super().__init__(arch, views, arch_options)
         self.projector = mlp(self.backbone.num_features, [hidden, dim], last_bn="none")
         self.predictor = mlp(dim, [hidden, dim], last_bn="none")
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)

@@ -16,7 +16,7 @@ from torchvision.transforms import v2 as T
 from evalsuite.datasets import build_dataset
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import DecodedCache, FeatureKey, Transformed, default_workers, source_of
+from evalsuite.features import DecodedCache, FeatureKey, Transformed, loader_workers, source_of
 from evalsuite.pretrain.dist import world
 
 
@@ -87,6 +87,12 @@ def store_size(spec: DatasetSpec, cfg: dict) -> int:
     return max(spec.native_size, 32) if spec.small_images else 256
 
 
+def split_workers(cfg: dict, spec: DatasetSpec, split: str) -> int:
+    """Loader processes for one split: ``data.num_workers``, else the evaluation's rule
+    (``evalsuite.features.loader_workers``: none for small splits, one per core otherwise)."""
+    return loader_workers(cfg.get("num_workers", -1), len(spec.splits[split]))
+
+
 def decode_split(spec: DatasetSpec, split: str, size: int, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A whole split as (N, 3, size, size) uint8 and (N,) labels, decoded once by a worker pool into
     the evaluation's decoded-image cache (``evalsuite.features.DecodedCache``), so later runs on the
@@ -106,9 +112,9 @@ def build_train_data(cfg: dict, batch_size: int, device: torch.device, seed: int
     """Return (train batches, DatasetSpec, in-memory flag) for the recipe's ``data`` dict."""
     spec = build_dataset(cfg["dataset"], cfg.get("root", "data"), cfg.get("download", False))
     size = store_size(spec, cfg)
-    workers = cfg.get("num_workers", default_workers())
+    workers = split_workers(cfg, spec, "train")
     if cfg.get("in_memory", spec.small_images):
-        images, labels = decode_split(spec, "train", size, workers if len(spec.splits["train"]) > 5000 else 0)
+        images, labels = decode_split(spec, "train", size, workers)
         if cfg.get("limit"):  # a seeded random subset of N images (tests, benchmarks); folders are class-sorted
             keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[: cfg["limit"]]
             images, labels = images[keep], labels[keep]

@@ -16,6 +16,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from evalsuite.atomic import write_text
 from evalsuite.checkpoint import save_backbone
 from evalsuite.errors import EvalsuiteError
 from evalsuite.features import forward_batches
@@ -70,6 +71,15 @@ class PretrainMonitorHook(Hook):
         self.knn_interval, self.knn_k, self.knn_t, self.save_interval = knn_interval, knn_k, knn_t, save_interval
         self._start = 0.0
         self.history: list[dict] = []
+
+    def before_train(self, runner) -> None:
+        """On a resume, keep the metrics of the epochs the checkpoint holds and drop later ones, so
+        ``metrics.jsonl`` never repeats an epoch and ``history`` covers the whole run."""
+        path = Path(runner.work_dir) / "metrics.jsonl"
+        lines = path.read_text().splitlines() if path.is_file() else []
+        self.history = [r for r in map(json.loads, filter(None, lines)) if r["epoch"] <= runner.epoch]
+        if world()[0] == 0 and len(self.history) != len(lines):
+            write_text(path, "".join(json.dumps(r) + "\n" for r in self.history))
 
     def before_train_epoch(self, runner) -> None:
         rank, _ = world()

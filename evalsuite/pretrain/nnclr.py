@@ -30,9 +30,10 @@ class NNCLR(PretrainModel):
         temperature: tau (0.1, Sec. 4.1).
     """
 
-    def __init__(self, arch: str, views: list[dict] | None = None, proj_dims: tuple = (2048, 2048, 256),
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
+                 proj_dims: tuple = (2048, 2048, 256),
                  pred_dims: tuple = (4096, 256), queue_size: int = 98304, temperature: float = 0.1) -> None:
-        super().__init__(arch, views)
+        super().__init__(arch, views, arch_options)
         self.projector = mlp(self.backbone.num_features, list(proj_dims), last_bn="affine")
         self.predictor = mlp(proj_dims[-1], list(pred_dims), last_bn="none")
         self.temperature = temperature

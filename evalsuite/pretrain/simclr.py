@@ -24,9 +24,10 @@ class SimCLR(PretrainModel):
         temperature: tau of NT-Xent (0.1 for large ImageNet batches, 0.5 at CIFAR scale, Sec. B.9).
     """
 
-    def __init__(self, arch: str, views: list[dict] | None = None, hidden: int = 2048, dim: int = 128,
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
+                 hidden: int = 2048, dim: int = 128,
                  temperature: float = 0.1) -> None:
-        super().__init__(arch, views)
+        super().__init__(arch, views, arch_options)
         self.projector = mlp(self.backbone.num_features, [hidden, dim], last_bn="none")
         self.temperature = temperature
 

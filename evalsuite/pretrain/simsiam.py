@@ -30,9 +30,10 @@ class SimSiam(PretrainModel):
         fix_predictor_lr: keep the predictor's lr constant (Sec. 4.4).
     """
 
-    def __init__(self, arch: str, views: list[dict] | None = None, dim: int = 2048, proj_layers: int = 3,
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
+                 dim: int = 2048, proj_layers: int = 3,
                  pred_hidden: int = 512, stop_gradient: bool = True, fix_predictor_lr: bool = True) -> None:
-        super().__init__(arch, views)
+        super().__init__(arch, views, arch_options)
         width = self.backbone.num_features
         self.projector = mlp(width, [dim] * proj_layers, last_bn="no_affine")
         self.predictor = mlp(dim, [pred_hidden, dim], last_bn="none")

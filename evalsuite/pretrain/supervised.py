@@ -22,9 +22,13 @@ class Supervised(PretrainModel):
         label_smoothing: cross-entropy label smoothing (0 = plain cross-entropy).
     """
 
-    def __init__(self, arch: str, views: list[dict] | None = None, num_classes: int = 10,
+    num_views = 1
+    needs_labels = True
+
+    def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
+                 num_classes: int = 10,
                  label_smoothing: float = 0.0) -> None:
-        super().__init__(arch, views or [dict(jitter_p=0.0, gray_p=0.0)])
+        super().__init__(arch, views or [dict(jitter_p=0.0, gray_p=0.0)], arch_options)
         self.classifier = nn.Linear(self.backbone.num_features, num_classes)
         self.label_smoothing = label_smoothing
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-import os
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,12 +23,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import default_workers
 from evalsuite.launch import init_distributed
-from evalsuite.pretrain import hooks as _hooks  # noqa: F401  (registers the hook)
-from evalsuite.pretrain.data import build_train_data, decode_split, store_size
+from evalsuite.pretrain.data import build_train_data, decode_split, split_workers, store_size
 from evalsuite.pretrain.dist import world
 from evalsuite.pretrain.hooks import PretrainMonitorHook
+from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
 from evalsuite.registry import METHODS, get
 
@@ -64,12 +61,20 @@ def git_commit() -> str:
         return "unknown"
 
 
+def method_class(cfg: Config):
+    """The registered method class of a recipe (``method.type``)."""
+    return get(METHODS, cfg.method.type)
+
+
 def build_model(cfg: Config, num_classes: int, device: torch.device):
     method = copy.deepcopy(dict(cfg.method))
     cls = get(METHODS, method.pop("type"))
     if method.get("arch") is None:
         raise EvalsuiteError("recipe key method.arch is missing; give a registered arch, e.g. cifar_resnet18")
-    if cls.__name__ == "Supervised":
+    if len(cfg.views) != cls.num_views:
+        raise EvalsuiteError(f"method {cfg.method.type!r} trains on {cls.num_views} view(s) per image but the recipe "
+                             f"gives {len(cfg.views)} in views; give {cls.num_views}")
+    if cls.needs_labels:
         method.setdefault("num_classes", num_classes)
     valid = set(inspect.signature(cls).parameters) - {"views"}
     unknown = sorted(set(method) - valid)
@@ -110,8 +115,7 @@ def _knn_data(cfg: Config, loader, spec, in_memory: bool):
     if not monitor.get("knn_interval") or not in_memory:
         return None
     split = cfg.data.get("knn_split", "test")
-    workers = cfg.data.get("num_workers", default_workers()) if len(spec.splits[split]) > 5000 else 0
-    query_x, query_y = decode_split(spec, split, store_size(spec, dict(cfg.data)), workers)
+    query_x, query_y = decode_split(spec, split, store_size(spec, dict(cfg.data)), split_workers(dict(cfg.data), spec, split))
     return loader.images, loader.labels, query_x, query_y, len(spec.classes)
 
 
@@ -138,12 +142,13 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
     model = build_model(cfg, len(spec.classes), dev)
     meta = dict(arch=cfg.method.arch, method=cfg.method.type, dataset=spec.name, recipe=cfg.recipe_name,
                 recipe_arch=cfg.get("recipe_arch"),
-                commit=git_commit(), kind="supervised" if cfg.method.type == "supervised" else "ssl",
+                commit=git_commit(), kind="supervised" if method_class(cfg).needs_labels else "ssl",
                 batch_size=cfg.batch_size)
     monitor = dict(cfg.get("monitor", {}))
     hook = PretrainMonitorHook(meta, seed, _knn_data(cfg, loader, spec, in_memory), monitor.get("knn_interval", 10),
                                monitor.get("knn_k", 200), monitor.get("knn_t", 0.1), cfg.get("checkpoint_interval", 1))
     log_interval = cfg.get("log_interval", 50)
+    source = resume_source(work_dir) if resume else None
     runner = Runner(
         model=model, work_dir=work_dir, train_dataloader=loader,
         train_cfg=dict(type="LeanEpochLoop", max_epochs=cfg.epochs, hook_interval=log_interval),
@@ -155,41 +160,20 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
             checkpoint=dict(type="CheckpointHook", interval=cfg.get("checkpoint_interval", 1), max_keep_ckpts=2,
                             save_last=True),
         ),
-        custom_hooks=[hook], launcher=launcher, resume=resume, randomness=dict(seed=seed),
+        custom_hooks=[hook, RollingCheckpointHook()], launcher=launcher, randomness=dict(seed=seed),
+        resume=source is not None, load_from=source,
         env_cfg=dict(cudnn_benchmark=cuda, dist_cfg=dict(backend="nccl" if cuda else "gloo")),
         cfg=_runner_cfg(cfg), default_scope=None, log_level=cfg.get("log_level", "INFO"),
     )
+    if resume and source is None:
+        runner.logger.info(f"--resume: {work_dir} holds no checkpoint yet; training starts at epoch 1")
     return runner, hook
 
 
-@contextmanager
-def own_checkpoints_trusted(work_dir: str):
-    """Let mmengine unpickle resume checkpoints under ``work_dir`` (this trainer's own files);
-    every other ``torch.load`` keeps weights_only=True.
-
-    Registering safe globals instead was tried: mmengine 0.10.7's message hub pickles its
-    ``HistoryBuffer`` statistics as bound methods, so a resume file needs ``builtins.getattr``
-    besides numpy's reconstructors, and allow-listing ``getattr`` process-wide would let any
-    untrusted checkpoint walk attributes to arbitrary callables. Trusting only this run's own
-    directory is the narrower opening."""
-    original, root = torch.load, Path(work_dir).resolve()
-
-    def load(f, *args, **kwargs):
-        if isinstance(f, (str, os.PathLike)) and root in Path(f).resolve().parents:
-            kwargs.setdefault("weights_only", False)
-        return original(f, *args, **kwargs)
-
-    torch.load = load
-    try:
-        yield
-    finally:
-        torch.load = original
-
-
 def train(runner: Runner) -> None:
-    """``runner.train()``, reading the trainer's own resume checkpoints with its safe globals."""
-    with own_checkpoints_trusted(runner.work_dir):
-        runner.train()
+    """``runner.train()``; a resume reads its checkpoint through ``evalsuite.pretrain.resume``
+    (``weights_only=True`` with a reviewed allow-list), set up by ``build_runner``."""
+    runner.train()
 
 
 def run_pretrain(recipe: str, work_dir: str | None = None, resume: bool = False, cfg_options: dict | None = None,

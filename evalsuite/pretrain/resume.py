@@ -1,0 +1,110 @@
+"""Resume without running code: the trainer's own checkpoints, read with ``weights_only=True``.
+
+An mmengine 0.10.7 resume checkpoint (``Runner.save_checkpoint``) holds tensors and, in its
+message hub, ``HistoryBuffer`` objects with numpy arrays and scalars. ``RESUME_GLOBALS`` lists
+exactly the globals those files contain (found by walking the pickles of every method's
+checkpoint), and nothing else is allowed while one is read. One of them needs care: each
+``HistoryBuffer`` stores its statistics methods (min, max, current, mean) as
+``getattr(HistoryBuffer, 'min')``, so the pickle calls ``builtins.getattr``. The real
+``getattr`` would let a planted file fetch any attribute of any allowed object; here the name
+resolves to ``_history_statistic``, which returns only those registered statistics methods.
+
+Every epoch the trainer also writes ``latest.pth`` (atomically replaced) besides the recipe's
+interval checkpoints, so ``--resume`` loses at most one epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.registry import HOOKS
+from mmengine.runner import CheckpointLoader
+
+from evalsuite.atomic import atomic_path, write_text
+from evalsuite.checkpoint.io import read_checkpoint
+from evalsuite.errors import EvalsuiteError
+from evalsuite.pretrain.dist import world
+
+#: The rolling checkpoint, and mmengine's pointer to the newest checkpoint of a work dir.
+LATEST, POINTER = "latest.pth", "last_checkpoint"
+#: The scheme under which the Runner hands resume files to ``load_resume_checkpoint``.
+SCHEME = "evalsuite-resume://"
+
+
+#: mmengine 0.10.7's default ``HistoryBuffer`` statistics (``_set_default_statistics``).
+STATISTICS = ("current", "max", "mean", "min")
+
+
+def _history_statistic(owner, name: str):
+    """``getattr`` as the resume pickles use it: only a statistics method of ``HistoryBuffer``."""
+    if owner is not HistoryBuffer or name not in STATISTICS:
+        raise EvalsuiteError(f"a resume checkpoint asked for attribute {name!r} of {owner!r}; only the "
+                             f"HistoryBuffer statistics {', '.join(STATISTICS)} are allowed")
+    return getattr(owner, name)
+
+
+def _numpy_globals() -> list:
+    """numpy's array and scalar reconstructors under the names numpy 1.x and 2.x pickle them."""
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    # the log history is float64, its counts int64 (float32 / int32 where a scalar was logged so)
+    out = [np.ndarray, np.dtype, *(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32"))]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        out += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
+    return out
+
+
+#: Reviewed allow-list of what a resume checkpoint of this trainer contains besides tensors.
+RESUME_GLOBALS = [HistoryBuffer, *_numpy_globals(),
+                  (_history_statistic, "builtins.getattr")]  # pickled as __builtin__.getattr, read as builtins
+
+
+def load_resume_checkpoint(path: str | Path) -> dict:
+    """A resume checkpoint as a dict on the CPU, or one sentence if it holds anything else."""
+    with torch.serialization.safe_globals(RESUME_GLOBALS):
+        return read_checkpoint(path)
+
+
+@CheckpointLoader.register_scheme(prefixes=SCHEME)
+def _load_from_scheme(filename: str, map_location=None) -> dict:
+    return load_resume_checkpoint(filename[len(SCHEME):])
+
+
+def resume_source(work_dir: str | Path) -> str | None:
+    """The Runner's ``load_from`` for ``--resume``: the newest checkpoint of ``work_dir`` (mmengine's
+    ``last_checkpoint`` pointer, else ``latest.pth``), or None when the run has none yet.
+
+    A pointer that leads outside the work dir is refused: resume reads only this run's files."""
+    work = Path(work_dir).resolve()
+    pointer, latest = work / POINTER, work / LATEST
+    named = pointer.read_text().strip() if pointer.is_file() else ""
+    path = Path(named).resolve() if named else None
+    if path is not None and work not in path.parents:
+        raise EvalsuiteError(f"{pointer} names {named!r}, outside the work dir {work}; resume reads only the "
+                             "run's own checkpoints: delete that file or give the run's own work dir")
+    if path is None or not path.is_file():
+        path = latest if latest.is_file() else None
+    return None if path is None else SCHEME + str(path)
+
+
+@HOOKS.register_module()
+class RollingCheckpointHook(Hook):
+    """Saves the whole training state to ``latest.pth`` after every epoch (write, then rename
+    over the old one, so a kill never leaves it half-written) and points ``last_checkpoint`` at it.
+
+    It runs after the monitor hook (which raises on a NaN epoch before anything is saved) and
+    before mmengine's ``CheckpointHook``, whose interval checkpoints then take over the pointer.
+    """
+
+    priority = "NORMAL"
+
+    def after_train_epoch(self, runner) -> None:
+        if world()[0] != 0:
+            return
+        work = Path(runner.work_dir)
+        with atomic_path(work / LATEST) as tmp:
+            runner.save_checkpoint(str(work), tmp.name, save_optimizer=True, save_param_scheduler=True)
+        write_text(work / POINTER, str(work / LATEST))
