@@ -13,6 +13,7 @@ from mmengine.model import BaseModel, MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
 from evalsuite.archs import build_backbone
+from evalsuite.pretrain.fast_step import FastStep
 from evalsuite.pretrain.preprocessor import MultiViewPreprocessor
 
 #: Two-view default (overridden by every recipe): SimSiam's CIFAR augmentation.
@@ -39,6 +40,13 @@ class PretrainModel(BaseModel):
         self.arch = arch
         self.backbone = build_backbone(arch, **dict(arch_options or {}))
         self.register_buffer("_epoch_sums", torch.zeros(3), persistent=False)  # loss, std, steps
+        self._fast: dict | None = None  # FastStep settings, set by ``use_fast_step``
+        self.fast_step = None  # the FastStep, built at the first step (it needs the Runner's optimizer)
+
+    def use_fast_step(self, compile_mode: str | None = None, amp: bool = True) -> None:
+        """Train through ``evalsuite.pretrain.fast_step.FastStep`` (one function, compiled on CUDA
+        when ``compile_mode`` is set) instead of mmengine's per-step ``OptimWrapper`` path."""
+        self._fast = dict(compile_mode=compile_mode, amp=amp)
 
     def loss(self, views: list[torch.Tensor], labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -51,7 +59,12 @@ class PretrainModel(BaseModel):
         raise ValueError(f"unknown mode {mode!r}; valid modes are: loss, tensor")
 
     def train_step(self, data: dict, optim_wrapper, wrapper: torch.nn.Module | None = None) -> dict:
-        """Augment, forward, update; ``wrapper`` is the DDP module whose forward syncs gradients."""
+        """Augment, forward, update; ``wrapper`` is the DDP module whose forward syncs gradients.
+        A single process with ``use_fast_step`` set takes the fast step, which computes the same."""
+        if self._fast is not None and wrapper is None:
+            if self.fast_step is None:
+                self.fast_step = FastStep(self, optim_wrapper.optimizer, **self._fast)
+            return self.fast_step(data)
         outer = wrapper or self
         with optim_wrapper.optim_context(outer):
             data = self.data_preprocessor(data, True)

@@ -70,6 +70,7 @@ class PretrainMonitorHook(Hook):
         self.meta, self.seed, self.knn_data = meta, seed, knn_data
         self.knn_interval, self.knn_k, self.knn_t, self.save_interval = knn_interval, knn_k, knn_t, save_interval
         self._start = 0.0
+        self._compile_reported = False
         self.history: list[dict] = []
 
     def before_train(self, runner) -> None:
@@ -111,6 +112,10 @@ class PretrainMonitorHook(Hook):
         steps = max(sums[2], 1.0)
         record = {"epoch": epoch, "loss": sums[0] / steps, "std": sums[1] / steps, "epoch_s": round(seconds, 3),
                   "img_per_s": round(steps * self._global_batch(runner) / max(seconds, 1e-9), 1)}
+        fast = getattr(model, "fast_step", None)
+        if fast is not None and fast.compile_s is not None and not self._compile_reported:
+            record["compile_s"] = fast.compile_s  # inside this epoch's epoch_s, reported apart
+            self._compile_reported = True
         if self.knn_data is not None and (epoch % self.knn_interval == 0 or epoch == runner.max_epochs):
             bank_x, bank_y, query_x, query_y, classes = self.knn_data
             record["knn"] = knn_accuracy(runner.model, (bank_x, bank_y), (query_x, query_y), self.knn_k, self.knn_t, classes)

@@ -6,7 +6,11 @@ Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
     data: dict(dataset=, root=, in_memory=, store_size=, num_workers=, knn_split=, limit=)
     epochs, batch_size (global, over all processes), seed
     optimizer: dict(type='SGD'|'LARS', base_lr=..., **optimizer arguments); lr = base_lr * batch / 256
-    warmup_epochs, log_interval, checkpoint_interval, compile, sync_bn, amp
+    warmup_epochs, log_interval, checkpoint_interval, sync_bn, amp
+    fast_step (default True): one process trains through ``evalsuite.pretrain.fast_step`` (the
+        same arithmetic as mmengine's per-step path, in one function); DDP keeps the plain step
+    compile: False, or a mode of ``fast_step.COMPILE_MODES`` (True = 'default'): on CUDA the fast
+        step is compiled whole; under DDP each child module is compiled instead
     monitor: dict(knn_interval=, knn_k=, knn_t=)
 """
 
@@ -26,6 +30,7 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.launch import init_distributed
 from evalsuite.pretrain.data import build_train_data, decode_split, split_workers, store_size
 from evalsuite.pretrain.dist import world
+from evalsuite.pretrain.fast_step import COMPILE_MODES
 from evalsuite.pretrain.hooks import PretrainMonitorHook
 from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
@@ -66,6 +71,20 @@ def method_class(cfg: Config):
     return get(METHODS, cfg.method.type)
 
 
+def compile_mode(cfg: Config, device: torch.device) -> str | None:
+    """The recipe's ``compile`` as a torch.compile mode, or None (off, or not on CUDA)."""
+    mode = cfg.get("compile", False)
+    mode = "default" if mode is True else mode
+    if mode and mode not in COMPILE_MODES:
+        raise EvalsuiteError(f"compile={mode!r} is not a compile mode; give False or one of: {', '.join(COMPILE_MODES)}")
+    return mode if mode and device.type == "cuda" else None
+
+
+def uses_fast_step(cfg: Config) -> bool:
+    """Whether this run takes the fast step: asked for (the default) and a single process."""
+    return bool(cfg.get("fast_step", True)) and world()[1] == 1
+
+
 def build_model(cfg: Config, num_classes: int, device: torch.device):
     method = copy.deepcopy(dict(cfg.method))
     cls = get(METHODS, method.pop("type"))
@@ -84,10 +103,13 @@ def build_model(cfg: Config, num_classes: int, device: torch.device):
     if cfg.get("sync_bn", False) and world()[1] > 1:
         model = convert_sync_bn(model, device)
     model = model.to(device, memory_format=torch.channels_last)
-    if cfg.get("compile", False):
+    mode = compile_mode(cfg, device)
+    if uses_fast_step(cfg):
+        model.use_fast_step(mode, amp=cfg.get("amp", True))
+    elif mode:
         for name, child in model.named_children():
             if name != "data_preprocessor" and not name.startswith("target"):
-                child.compile()
+                child.compile(mode=mode)
     return model
 
 
