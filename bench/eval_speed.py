@@ -83,7 +83,7 @@ def sklearn_sweep(train, val, test, grid):
     return {"sweep_s": round(sweep_s, 2), "chosen_wd": wd, "test_top1": acc}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--data-root", default="data")
@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--save-features", help="save the train/val/test features here (for --sklearn-from)")
     ap.add_argument("--sklearn-from", help="only run the scikit-learn sweep on features saved by --save-features")
     ap.add_argument("--out", help="write the figures as JSON here too")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.sklearn_from:  # run apart, e.g. on the CPU while the GPU does other work
         saved = torch.load(args.sklearn_from, weights_only=True)
         sk = sklearn_sweep(*(Split(*saved[k]) for k in ("train", "val", "test")), wd_grid())

@@ -58,10 +58,11 @@ def _run(recipe: str, label: str, options: dict, args) -> dict:
     return {"label": label, "recipe": recipe, "epochs": last["epoch"], "wall_s": trained["wall_s"],
             "img_per_s": max(speeds), "loss": round(last["loss"], 4), "std": round(last["std"], 4),
             "knn_online": last.get("knn"), "knn": scores.get("knn"), "knn_metric": scores.get("knn_metric"),
-            "linear": scores.get("linear")}
+            "linear": scores.get("linear"), "compile_s": history[0].get("compile_s"),
+            "history": [{k: r[k] for k in ("epoch", "loss", "std", "knn", "epoch_s") if k in r} for r in history]}
 
 
-def _table(rows: list[dict], goals: dict) -> str:
+def table(rows: list[dict], goals: dict) -> str:
     lines = ["| run | epochs | wall s | img/s | final std | online kNN | kNN | linear | kNN goal |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -101,14 +102,14 @@ def main(argv: list[str] | None = None) -> int:
             label = f"simsiam-{args.suffix}-{args.ablation_epochs}ep-{'stopgrad' if stop else 'no-stopgrad'}"
             rows.append(_run(f"simsiam_{args.suffix}", label, options, args))
             print(json.dumps(rows[-1]), flush=True)
-    table = _table(rows, GOALS.get(args.suffix, {}))
-    print(table)
+    text = table(rows, GOALS.get(args.suffix, {}))
+    print(text)
     slow = [r["label"] for r in rows if r.get("method") and args.suffix in GOALS and r["wall_s"] > TIME_GOAL_S]
     if slow:
         print(f"over the {TIME_GOAL_S} s goal: {', '.join(slow)}")
     command = " ".join(["python", "bench/pretrain_methods.py", *sys.argv[1:]])
     write_text(args.results / "summary.json", json.dumps({"command": command, "runs": rows}, indent=1))
-    write_text(args.results / "summary.md", f"`{command}`\n\n{table}\n")
+    write_text(args.results / "summary.md", f"`{command}`\n\n{text}\n")
     return 0
 
 

@@ -9,7 +9,8 @@ For each method, images/s (one image = one sample, two views) of
               augmentation's;
   augment:    the data preprocessor alone (both views), no model;
   ceiling:    the same model's forward + backward + step on ready normalised views already on
-              the device (no augmentation, no data movement);
+              the device (no augmentation, no data movement); with ``--compile MODE`` also the
+              same step under torch.compile (CUDA only), its compile seconds reported apart;
   dataloader: the usual recipe: torchvision transforms on PIL images in a DataLoader with one
               worker per CPU core, views copied to the device, then the same step.
 Targets on the H100 (issue 3): trainer >= 0.95 x ceiling and >= 3.5 x dataloader.
@@ -78,7 +79,9 @@ def _timed(step, batches, steps: int, warmup: int, batch: int, device: torch.dev
     return batch * steps / (time.perf_counter() - start)
 
 
-def ceiling(cfg, device, steps: int, warmup: int) -> float:
+def ceiling(cfg, device, steps: int, warmup: int, mode: str | None = None) -> tuple[float, float | None]:
+    """(img/s, compile seconds or None) of forward + backward + step on ready views; ``mode``
+    compiles the step with torch.compile, and its first call (the compile) is timed apart."""
     model = build_model(cfg, 10, device).train()
     b, size = cfg.batch_size, cfg.views[0]["size"]
     views = [torch.randn(b, 3, size, size, device=device).contiguous(memory_format=torch.channels_last) for _ in cfg.views]
@@ -87,7 +90,14 @@ def ceiling(cfg, device, steps: int, warmup: int) -> float:
         while True:
             yield views
 
-    return _timed(_step_fn(model, device), forever(), steps, warmup, b, device)
+    step, compile_s = _step_fn(model, device), None
+    if mode:
+        step = torch.compile(step, mode=mode)
+        start = time.perf_counter()
+        step(views)
+        _sync(device)
+        compile_s = round(time.perf_counter() - start, 2)
+    return _timed(step, forever(), steps, warmup, b, device), compile_s
 
 
 def _train_batches(cfg, device):
@@ -189,6 +199,28 @@ def trainer(recipe: str, options: dict, device: torch.device, epochs: int, work_
     return best, {"wall_s": round(wall, 2), "epochs": hook.history}
 
 
+def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int, work_dir: str,
+                  modes: list[str], run_epochs: int = 200) -> list[dict]:
+    """The trainer (fast step) under each compile mode: compile seconds, steady epoch seconds and
+    the projected wall time of a ``run_epochs`` run (compile + run_epochs x steady epoch), which is
+    what decides the recipe's mode: compiling pays only if it saves more than it costs."""
+    rows = []
+    for mode in modes:
+        mode = False if mode in ("False", "none", "off") else mode
+        try:
+            _, detail = trainer(recipe, {**options, "compile": mode}, device, epochs, f"{work_dir}_{mode}")
+        except Exception as exc:  # a mode that fails to compile is a finding, not the end of the run
+            rows.append({"mode": mode, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+            continue
+        history = detail["epochs"]
+        steady = min(r["epoch_s"] for r in (history[1:] or history))
+        compile_s = history[0].get("compile_s") or 0.0
+        rows.append({"mode": mode, "compile_s": compile_s, "steady_epoch_s": steady,
+                     "img_per_s": max(r["img_per_s"] for r in (history[1:] or history)),
+                     "first_epoch_s": history[0]["epoch_s"], f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -202,19 +234,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--profile", type=Path, help="also write a torch.profiler table per method into this folder")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--compile", default=None, help="also time the ceiling compiled in this torch.compile mode (CUDA)")
+    p.add_argument("--trainer-modes", default=None,
+                   help="only time the trainer per compile mode, e.g. False,default,reduce-overhead (the mode choice)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     options = parse_cfg_options(args.cfg_options)
+    command = " ".join(["python", "bench/pretrain_speed.py", *(argv if argv is not None else sys.argv[1:])])
     rows = []
+
+    def save() -> None:  # after every method, so a time box that cuts the run keeps what was measured
+        if args.out:
+            write_text(Path(args.out), json.dumps({"command": command, "rows": rows}, indent=1))
+
+    if args.trainer_modes:
+        for method in args.methods.split(","):
+            recipe = f"{method}_{args.recipe_suffix}"
+            for row in compile_modes(recipe, options, device, args.epochs, str(Path(args.work_dir) / method),
+                                     args.trainer_modes.split(",")):
+                rows.append({"method": method, "recipe": recipe, **row})
+                print(json.dumps(rows[-1]), flush=True)
+                save()
+        return 0
     for method in args.methods.split(","):
         recipe = f"{method}_{args.recipe_suffix}"
         cfg = load_recipe(recipe, options)
-        ceil = ceiling(cfg, device, args.steps, args.warmup)
+        ceil, _ = ceiling(cfg, device, args.steps, args.warmup)
+        mode = args.compile if device.type == "cuda" else None
+        ceil_c, compile_s = ceiling(cfg, device, args.steps, args.warmup, mode) if mode else (None, None)
         aug_loop, aug_only = augmented(cfg, device, args.steps, args.warmup)
         loader = dataloader_recipe(cfg, device, args.steps, args.warmup, args.workers)
         real, detail = trainer(recipe, options, device, args.epochs, str(Path(args.work_dir) / method))
         row = {"method": method, "recipe": recipe, "device": str(device), "batch": cfg.batch_size,
-               "compile": bool(cfg.get("compile")), "trainer_img_s": round(real, 1), "ceiling_img_s": round(ceil, 1),
+               "compile": cfg.get("compile"), "trainer_img_s": round(real, 1), "ceiling_img_s": round(ceil, 1),
+               "ceiling_compiled_img_s": ceil_c and round(ceil_c, 1), "ceiling_compile_mode": mode,
+               "ceiling_compile_s": compile_s,
                "dataloader_img_s": round(loader, 1), "augmented_loop_img_s": round(aug_loop, 1),
                "augment_only_img_s": round(aug_only, 1), "trainer_vs_ceiling": round(real / ceil, 3),
                "trainer_vs_augmented_loop": round(real / aug_loop, 3), "augmented_loop_vs_ceiling": round(aug_loop / ceil, 3),
@@ -225,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method:8s} trainer {real:9.1f} img/s | augmented loop {aug_loop:9.1f} ({real / aug_loop:.2f}x) | "
               f"augment alone {aug_only:9.1f} | ceiling {ceil:9.1f} ({real / ceil:.2f}x) | "
               f"dataloader ({args.workers} workers) {loader:9.1f} ({real / loader:.2f}x)", flush=True)
-    if args.out:
-        write_text(Path(args.out), json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1))
+        save()
     return 0
 
 

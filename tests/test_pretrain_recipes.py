@@ -29,7 +29,8 @@ def test_recipe_resolves_one_base_deep_and_builds(path, one_thread):
     model = build_model(cfg, 10, torch.device("cpu"))
     gammas = _last_bn_gammas(model.backbone)
     zero_init = cfg.method.get("arch_options", {}).get("zero_init_residual", False)
-    assert zero_init == (cfg.method.type == "simsiam")
+    if cfg.method.type == "simsiam" and "digits" not in path.stem:  # as the official simsiam/builder.py
+        assert zero_init
     assert all(bool((g == 0).all()) == zero_init for g in gammas)
 
 

@@ -1,0 +1,41 @@
+"""The GPU queue runs its items end to end at tiny size on CPU (``--smoke``), writes one row per
+item into the RESULTS.md it was given, and skips items that already have a row."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _queue() -> dict:
+    return runpy.run_path(str(BENCH / "gpu_queue.py"), run_name="gpu_queue_test")
+
+
+def test_smoke_run_writes_rows_and_skips_done_items(tmp_path, one_thread):
+    queue = _queue()
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n<!-- gpu-queue: speed -->\n")  # 'speed' already has a row
+    assert [i.id for i in queue["pending"](results.read_text(), ["speed", "compile", "collapse"])] == ["compile", "collapse"]
+    out = tmp_path / "out"
+    argv = ["--smoke", "--in-process", "--out", str(out), "--results", str(results), "--data-root", "data",
+            "--items", "speed,compile,collapse"]
+    assert queue["main"](argv) == 0
+    text = results.read_text()
+    done = queue["markers"](text)
+    assert set(done) == {"speed", "compile", "collapse"} and done["compile"] == {"best_mode": False}
+    assert text.count("<!-- gpu-queue: speed -->") == 1  # not run again
+    assert "| mode | compile s |" in text and "| False |" in text
+    collapse = text[text.index("gpu-queue: collapse"):]
+    assert "| epoch | std, stop-gradient |" in collapse and "| 2 |" in collapse and "no-stopgrad" in collapse
+    assert "smoke run at tiny size" in collapse and "python bench/pretrain_methods.py" in collapse
+    assert (out / "RESULTS.md").read_text() == text
+    assert queue["main"](argv) == 0 and results.read_text() == text  # nothing left to run
+
+
+def test_queue_order_and_sizes():
+    queue = _queue()
+    ids = [i.id for i in queue["ITEMS"]]
+    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval"]
+    assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
