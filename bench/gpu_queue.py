@@ -125,7 +125,9 @@ def _render_speed(data: dict) -> str:
                      f"{_num(compiled)} ({_num(r.get('ceiling_compile_s'), '.1f')}) | {_num(r['augmented_loop_img_s'])} | "
                      f"{_num(r['augment_only_img_s'])} | {_num(r['dataloader_img_s'])} | {r['trainer_vs_ceiling']:.2f} | "
                      f"{'-' if not compiled else format(r['trainer_img_s'] / compiled, '.2f')} |")
-    return "Images/s (one image = both views).\n\n" + "\n".join(lines)
+    syncs = ", ".join(f"{r['method']}: {r.get('host_syncs_in_fast_step', 'not checked')}" for r in data["rows"])
+    return ("Images/s (one image = both views).\n\n" + "\n".join(lines) +
+            f"\n\nHost synchronisations inside the fast step (CUDA sync debug mode 'error'): {syncs}.")
 
 
 def best_mode(data: dict) -> str | bool:

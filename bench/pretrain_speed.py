@@ -199,6 +199,30 @@ def trainer(recipe: str, options: dict, device: torch.device, epochs: int, work_
     return best, {"wall_s": round(wall, 2), "epochs": hook.history}
 
 
+def host_syncs(cfg, device, steps: int = 3) -> str:
+    """'none' if ``steps`` fast steps (after two warm-up steps) run under CUDA's sync debug mode
+    'error' without a host synchronisation, else the first offending call; CUDA only."""
+    if device.type != "cuda":
+        return "not checked (CPU)"
+    from evalsuite.pretrain.fast_step import FastStep
+
+    batches, classes = _train_batches(cfg, device)
+    model = build_model(cfg, classes, device).train()
+    step = FastStep(model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9))
+    for _ in range(2):
+        step(next(batches))
+    _sync(device)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(steps):
+            step(next(batches))
+        return "none"
+    except RuntimeError as exc:
+        return str(exc).splitlines()[0][:200]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
 def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int, work_dir: str,
                   modes: list[str], run_epochs: int = 200) -> list[dict]:
     """The trainer (fast step) under each compile mode: compile seconds, steady epoch seconds and
@@ -265,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         aug_loop, aug_only = augmented(cfg, device, args.steps, args.warmup)
         loader = dataloader_recipe(cfg, device, args.steps, args.warmup, args.workers)
         real, detail = trainer(recipe, options, device, args.epochs, str(Path(args.work_dir) / method))
-        row = {"method": method, "recipe": recipe, "device": str(device), "batch": cfg.batch_size,
+        syncs = host_syncs(cfg, device)
+        row = {"method": method, "host_syncs_in_fast_step": syncs, "recipe": recipe, "device": str(device), "batch": cfg.batch_size,
                "compile": cfg.get("compile"), "trainer_img_s": round(real, 1), "ceiling_img_s": round(ceil, 1),
                "ceiling_compiled_img_s": ceil_c and round(ceil_c, 1), "ceiling_compile_mode": mode,
                "ceiling_compile_s": compile_s,
