@@ -137,13 +137,14 @@ def best_mode(data: dict) -> str | bool:
 
 
 def _render_compile(data: dict) -> str:
-    lines = ["| mode | compile s | first epoch s | steady epoch s | img/s | projected 200 epochs s |",
-             "|" + " --- |" * 6]
+    lines = ["| mode | compile s | graph breaks | first epoch s | steady epoch s | img/s | projected 200 epochs s |",
+             "|" + " --- |" * 7]
     for r in data["rows"]:
         if "error" in r:
-            lines.append(f"| {r['mode']} | failed: {r['error']} | | | | |")
+            lines.append(f"| {r['mode']} | failed: {r['error']} | | | | | |")
             continue
-        lines.append(f"| {r['mode']} | {r['compile_s']:.1f} | {r['first_epoch_s']:.1f} | {r['steady_epoch_s']:.2f} | "
+        lines.append(f"| {r['mode']} | {r['compile_s']:.1f} | {r.get('graph_breaks', '-')} | {r['first_epoch_s']:.1f} | "
+                     f"{r['steady_epoch_s']:.2f} | "
                      f"{_num(r['img_per_s'])} | {r['projected_200_epochs_s']:.0f} |")
     return "\n".join(lines) + f"\n\nChosen for the next items: `compile={best_mode(data)}` (shortest projected 200-epoch run)."
 

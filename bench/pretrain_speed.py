@@ -231,6 +231,8 @@ def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int,
     rows = []
     for mode in modes:
         mode = False if mode in ("False", "none", "off") else mode
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
         try:
             _, detail = trainer(recipe, {**options, "compile": mode}, device, epochs, f"{work_dir}_{mode}")
         except Exception as exc:  # a mode that fails to compile is a finding, not the end of the run
@@ -241,7 +243,8 @@ def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int,
         compile_s = history[0].get("compile_s") or 0.0
         rows.append({"mode": mode, "compile_s": compile_s, "steady_epoch_s": steady,
                      "img_per_s": max(r["img_per_s"] for r in (history[1:] or history)),
-                     "first_epoch_s": history[0]["epoch_s"], f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
+                     "first_epoch_s": history[0]["epoch_s"],
+                     "graph_breaks": sum(torch._dynamo.utils.counters["graph_break"].values()), f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
     return rows
 
 

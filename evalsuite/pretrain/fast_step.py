@@ -18,6 +18,12 @@ Compiling costs time once, in the first step, which is measured and reported on 
 back within a 200-epoch run is a measurement (``bench/gpu_queue.py``, item ``speed``: compile
 seconds + 200 x epoch seconds per mode); until it is measured the CIFAR recipes keep ``False``.
 
+Graphs, as ``torch._dynamo.explain`` counts them on CPU (torch 2.14, backend tracing only): with
+LARS (BYOL, SimCLR, NNCLR) the whole step is one graph; with torch's SGD (SimSiam) three, because
+``torch.optim`` breaks the graph around ``optimizer.step`` on purpose so that inductor sees the
+update in place (pytorch/pytorch#104053). Backward is traced with
+``torch._dynamo.config.trace_autograd_ops``, set for the compiled calls only.
+
 What stays outside the compiled function, by design: picking the batch (one ``index_select`` of
 the resident data), reseeding the augmentation stream once per epoch, the learning-rate schedule
 (host-side floats, as mmengine's schedulers write them) and per-step method work that depends on
@@ -67,10 +73,15 @@ class FastStep:
         views = model.data_preprocessor.augment(images, g)  # each (N, 3, S, S), normalised
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.amp and images.is_cuda):
             out = model.loss(views, labels)
-        out["loss"].backward()
+        loss = out.pop("loss")
+        # detached copies before backward: dynamo breaks the graph when a tensor whose grad_fn the
+        # backward consumes is still to be returned
+        logged = {"loss": loss.detach().float(), **{k: v.detach().float() for k, v in out.items()}}
+        loss.backward()
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        logged = {k: v.detach().float() for k, v in out.items()}
+        for group in self.optimizer.param_groups:  # zero_grad(set_to_none=True), which dynamo skips
+            for p in group["params"]:
+                p.grad = None
         model._epoch_sums += torch.stack([logged["loss"], logged["std"], torch.ones_like(logged["loss"])])
         return logged
 
@@ -80,7 +91,11 @@ class FastStep:
         g = self.model.data_preprocessor.generator(images.device)
         first = self.calls == 0 and self.compile_mode is not None
         start = time.perf_counter() if first else 0.0
-        out = self._fn(images, labels, g)
+        if self.compile_mode is None:
+            out = self._fn(images, labels, g)
+        else:  # dynamo traces backward() only with this switch; without it the step splits at backward
+            with torch._dynamo.config.patch(trace_autograd_ops=True):
+                out = self._fn(images, labels, g)
         if first:
             if images.is_cuda:
                 torch.cuda.synchronize(images.device)  # once: the compile time, measured apart
