@@ -40,3 +40,21 @@ def test_cifar_recipes_state_the_reference_settings():
     assert cfg["byol"].method.tau_base == 0.99 and cfg["nnclr"].method.queue_size == 65536
     assert all(cfg[m].optimizer.clip_lr and cfg[m].warmup_epochs == 10 for m in ("byol", "simclr", "nnclr"))
     assert isinstance(cfg["simsiam"], Config) and cfg["simsiam"].optimizer.type == "SGD"
+
+
+def test_methods_declare_what_they_need_from_the_data():
+    from evalsuite.errors import EvalsuiteError
+
+    cfg = load_recipe("supervised_digits_tiny")
+    assert build_model(cfg, 7, torch.device("cpu")).classifier.out_features == 7  # needs_labels: the class count
+    cfg.views = [dict(), dict()]
+    with pytest.raises(EvalsuiteError, match="trains on 1 view"):
+        build_model(cfg, 7, torch.device("cpu"))
+
+
+def test_unknown_arch_option_names_the_valid_ones():
+    from evalsuite.archs import build_backbone
+    from evalsuite.errors import EvalsuiteError
+
+    with pytest.raises(EvalsuiteError, match="'bogus'.*zero_init_residual"):
+        build_backbone("resnet_tiny", bogus=1)
