@@ -71,7 +71,10 @@ class PretrainModel(BaseModel):
             out = outer._run_forward(data, mode="loss")
         optim_wrapper.update_params(out["loss"])
         self.after_update()
-        logged = {k: v.detach().float() for k, v in out.items()}
+        return self.add_to_epoch({k: v.detach().float() for k, v in out.items()})
+
+    def add_to_epoch(self, logged: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Add a step's detached loss and std to the epoch sums on the device (no host sync)."""
         self._epoch_sums += torch.stack([logged["loss"], logged["std"], torch.ones_like(logged["loss"])])
         return logged
 

@@ -82,8 +82,7 @@ class FastStep:
         for group in self.optimizer.param_groups:  # zero_grad(set_to_none=True), which dynamo skips
             for p in group["params"]:
                 p.grad = None
-        model._epoch_sums += torch.stack([logged["loss"], logged["std"], torch.ones_like(logged["loss"])])
-        return logged
+        return model.add_to_epoch(logged)
 
     def __call__(self, data: dict) -> dict[str, torch.Tensor]:
         data = self.model.data_preprocessor.cast_data(data)
