@@ -16,6 +16,9 @@ seed = 0
 warmup_epochs = 10
 log_interval = 50
 checkpoint_interval = 20
+# The rolling latest.pth (whole training state, about 0.1-0.2 GB) at most every 30 s, not every
+# 1-2 s epoch: a kill loses at most 30 s of training instead of one epoch.
+latest_every_s = 30
 # The fast step (evalsuite/pretrain/fast_step.py) captures augmentation, forward, backward and the
 # update in one function; compiling it is off until bench/gpu_queue.py's 'speed' item has measured
 # which mode pays back its compile time within 200 epochs (the old per-module compile did not:

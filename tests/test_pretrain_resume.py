@@ -91,3 +91,13 @@ def test_resume_getattr_reaches_only_history_statistics():
     for owner, name in ((HistoryBuffer, "__init__"), (os, "system"), (pickle, "loads")):
         with pytest.raises(EvalsuiteError, match="only the HistoryBuffer statistics"):
             _history_statistic(owner, name)
+
+
+def test_rolling_checkpoint_waits_its_interval():
+    from evalsuite.pretrain.resume import RollingCheckpointHook
+
+    class _NoSave:
+        def save_checkpoint(self, *args, **kwargs):
+            raise AssertionError("saved before its interval")
+
+    RollingCheckpointHook(every_s=3600).after_train_epoch(_NoSave())

@@ -12,6 +12,7 @@ Recipe keys (every recipe sets them; ``--cfg-options`` overrides any):
     compile: False, or a mode of ``fast_step.COMPILE_MODES`` (True = 'default'): on CUDA the fast
         step is compiled whole; under DDP each child module is compiled instead
     monitor: dict(knn_interval=, knn_k=, knn_t=)
+    latest_every_s (default 0): seconds between writes of the rolling ``latest.pth`` (0: every epoch)
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
             checkpoint=dict(type="CheckpointHook", interval=cfg.get("checkpoint_interval", 1), max_keep_ckpts=2,
                             save_last=True),
         ),
-        custom_hooks=[hook, RollingCheckpointHook()], launcher=launcher, randomness=dict(seed=seed),
+        custom_hooks=[hook, RollingCheckpointHook(cfg.get("latest_every_s", 0))], launcher=launcher,
+        randomness=dict(seed=seed),
         resume=source is not None, load_from=source,
         env_cfg=dict(cudnn_benchmark=cuda, dist_cfg=dict(backend="nccl" if cuda else "gloo")),
         cfg=_runner_cfg(cfg), default_scope=None, log_level=cfg.get("log_level", "INFO"),
