@@ -146,7 +146,11 @@ def _render_compile(data: dict) -> str:
         lines.append(f"| {r['mode']} | {r['compile_s']:.1f} | {r.get('graph_breaks', '-')} | {r['first_epoch_s']:.1f} | "
                      f"{r['steady_epoch_s']:.2f} | "
                      f"{_num(r['img_per_s'])} | {r['projected_200_epochs_s']:.0f} |")
-    return "\n".join(lines) + f"\n\nChosen for the next items: `compile={best_mode(data)}` (shortest projected 200-epoch run)."
+    checks = [f"{r['mode']}: " + ", ".join(f"{a} / {b}" for a, b in r["eager_vs_compiled_losses"])
+              for r in data["rows"] if r.get("eager_vs_compiled_losses")]
+    agree = ("\n\nEager / compiled fast-step losses, same seed and batches, identity views: " + "; ".join(checks) + "."
+             if checks else "")
+    return "\n".join(lines) + agree + f"\n\nChosen for the next items: `compile={best_mode(data)}` (shortest projected 200-epoch run)."
 
 
 def _render_method(data: dict) -> str:

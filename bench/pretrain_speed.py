@@ -25,6 +25,7 @@ GPU (CIFAR-10 JPEG tree under data/cifar10/{train,test}, ResNet-18, batch 512, 3
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -223,6 +224,28 @@ def host_syncs(cfg, device, steps: int = 3) -> str:
         torch.cuda.set_sync_debug_mode("default")
 
 
+def compiled_vs_eager(cfg, device, mode: str, steps: int = 5) -> list[list[float]]:
+    """[eager loss, compiled loss] per step of the fast step from the same seed on the same
+    batches, with identity views (crop of the whole image, no flip, no colour) so both see the same
+    pixels: the compiled step must compute what the eager one computes."""
+    from evalsuite.pretrain.fast_step import FastStep
+
+    identity = dict(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, gray_p=0.0, blur_p=0.0,
+                    solarize_p=0.0)
+    cfg = copy.deepcopy(cfg)
+    cfg.views = [dict(view, **identity) for view in cfg.views]
+    batches, classes = _train_batches(cfg, device)
+    batches = [next(batches) for _ in range(steps)]
+    losses = []
+    for compile_mode in (None, mode):
+        torch.manual_seed(0)
+        model = build_model(cfg, classes, device).train()
+        step = FastStep(model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9),
+                        compile_mode=compile_mode)
+        losses.append([round(step(b)["loss"].item(), 5) for b in batches])
+    return [list(pair) for pair in zip(*losses)]
+
+
 def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int, work_dir: str,
                   modes: list[str], run_epochs: int = 200) -> list[dict]:
     """The trainer (fast step) under each compile mode: compile seconds, steady epoch seconds and
@@ -241,7 +264,8 @@ def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int,
         history = detail["epochs"]
         steady = min(r["epoch_s"] for r in (history[1:] or history))
         compile_s = history[0].get("compile_s") or 0.0
-        rows.append({"mode": mode, "compile_s": compile_s, "steady_epoch_s": steady,
+        check = compiled_vs_eager(load_recipe(recipe, options), device, mode) if mode and device.type == "cuda" else None
+        rows.append({"mode": mode, "compile_s": compile_s, "eager_vs_compiled_losses": check, "steady_epoch_s": steady,
                      "img_per_s": max(r["img_per_s"] for r in (history[1:] or history)),
                      "first_epoch_s": history[0]["epoch_s"],
                      "graph_breaks": sum(torch._dynamo.utils.counters["graph_break"].values()), f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
