@@ -268,7 +268,8 @@ def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int,
         rows.append({"mode": mode, "compile_s": compile_s, "eager_vs_compiled_losses": check, "steady_epoch_s": steady,
                      "img_per_s": max(r["img_per_s"] for r in (history[1:] or history)),
                      "first_epoch_s": history[0]["epoch_s"],
-                     "graph_breaks": sum(torch._dynamo.utils.counters["graph_break"].values()), f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
+                     "graph_breaks": sum(torch._dynamo.utils.counters["graph_break"].values()),
+                     f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
     return rows
 
 
