@@ -264,11 +264,12 @@ def compile_modes(recipe: str, options: dict, device: torch.device, epochs: int,
         history = detail["epochs"]
         steady = min(r["epoch_s"] for r in (history[1:] or history))
         compile_s = history[0].get("compile_s") or 0.0
+        breaks = sum(torch._dynamo.utils.counters["graph_break"].values())  # the trainer's compile only
         check = compiled_vs_eager(load_recipe(recipe, options), device, mode) if mode and device.type == "cuda" else None
         rows.append({"mode": mode, "compile_s": compile_s, "eager_vs_compiled_losses": check, "steady_epoch_s": steady,
                      "img_per_s": max(r["img_per_s"] for r in (history[1:] or history)),
                      "first_epoch_s": history[0]["epoch_s"],
-                     "graph_breaks": sum(torch._dynamo.utils.counters["graph_break"].values()),
+                     "graph_breaks": breaks,
                      f"projected_{run_epochs}_epochs_s": round(compile_s + run_epochs * steady, 1)})
     return rows
 
