@@ -34,7 +34,8 @@ RULES: dict[str, tuple] = {
                      "roi_batch_size_per_image", "size", "checkpoint_interval", "log_interval", "steps", "knn_k",
                      "milestones"), _POS),
     **dict.fromkeys(("freeze_at", "warmup_iters", "precise_bn_iters", "depth", "grid_batch", "wds", "wd",
-                     "weight_decay", "momentum", "warmup_epochs", "seeds", "seed", "knn_interval", "limit"), _NONNEG),
+                     "weight_decay", "momentum", "warmup_epochs", "seeds", "seed", "knn_interval", "limit",
+                     "latest_every_s"), _NONNEG),
     **dict.fromkeys(("temperature", "lr", "lrs", "base_lr", "init_std", "lars_eta", "gamma", "pixel_std",
                      "knn_t"), _GT0),
     **dict.fromkeys(("fractions", "crop_scale", "warmup_factor", "flip_p", "jitter_p", "gray_p", "blur_p",
@@ -194,7 +195,7 @@ def check_parses(path: Path, what: str) -> None:
 
 #: Keys the trainer reads with a default, so a recipe may leave them out.
 RECIPE_OPTIONAL = {"": ("log_level", "warmup_epochs", "sync_bn", "compile", "amp", "seed", "log_interval",
-                        "checkpoint_interval", "monitor"),
+                        "checkpoint_interval", "monitor", "fast_step", "latest_every_s"),
                    "data": ("limit", "num_workers", "store_size", "on_device", "download", "root", "in_memory",
                             "knn_split"),
                    "monitor": ("knn_interval", "knn_k", "knn_t")}
@@ -244,6 +245,13 @@ def check_recipe_options(recipe: dict, options: dict) -> None:
 
 def _check_recipe_value(key: str, value, current) -> None:
     """A new value has the type of the one it replaces (an int may replace a float), and ``RULES``."""
+    if key == "compile":  # False, True, or a torch.compile mode of the fast step
+        from evalsuite.pretrain.fast_step import COMPILE_MODES
+
+        if not isinstance(value, bool) and value not in COMPILE_MODES:
+            raise EvalsuiteError(f"setting compile={value!r} is not valid; give true, false or one of: "
+                                 f"{', '.join(COMPILE_MODES)}")
+        return
     if current is None:
         return
     hint = type(current)

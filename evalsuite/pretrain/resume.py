@@ -15,6 +15,7 @@ interval checkpoints, so ``--resume`` loses at most one epoch.
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import CheckpointLoader
 
 from evalsuite.atomic import atomic_path, write_text
-from evalsuite.checkpoint.io import read_checkpoint
+from evalsuite.checkpoint.io import TRUST_HINT
 from evalsuite.errors import EvalsuiteError
 from evalsuite.pretrain.dist import world
 
@@ -64,9 +65,26 @@ RESUME_GLOBALS = [HistoryBuffer, *_numpy_globals(),
 
 
 def load_resume_checkpoint(path: str | Path) -> dict:
-    """A resume checkpoint as a dict on the CPU, or one sentence if it holds anything else."""
-    with torch.serialization.safe_globals(RESUME_GLOBALS):
-        return read_checkpoint(path)
+    """A resume checkpoint as a dict on the CPU, or one sentence if it holds anything else.
+
+    Not ``evalsuite.checkpoint.io.read_checkpoint``: that reader rebuilds ``HistoryBuffer`` as an
+    inert stand-in (enough to take weights out of an mmengine file), while resuming needs the real
+    class back in the message hub; its refusal sentence and hint are the same."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(RESUME_GLOBALS):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EvalsuiteError) as exc:
+        reason = next((line.split("WeightsUnpickler error:", 1)[1].strip() for line in str(exc).splitlines()
+                       if "WeightsUnpickler error:" in line), str(exc).splitlines()[0] if str(exc) else "")
+        raise EvalsuiteError(f"checkpoint {str(path)!r} holds more than this trainer's resume state ({reason[:160]}), "
+                             f"which is not on the allow-list; {TRUST_HINT}") from exc
+    except Exception as exc:  # noqa: BLE001 - a file torch cannot read is a damaged file
+        raise EvalsuiteError(f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}); the file is truncated "
+                             "or corrupted: delete it to resume from the one before") from exc
+    if not isinstance(obj, dict) or "meta" not in obj:
+        raise EvalsuiteError(f"checkpoint {str(path)!r} is not a resume checkpoint of this trainer (no 'meta')")
+    return obj
 
 
 @CheckpointLoader.register_scheme(prefixes=SCHEME)
