@@ -24,7 +24,8 @@ PRETRAIN_RECIPES = sorted((ROOT / "pretrain").glob("*.py"))
 #: What the pre-training trainer reads (evalsuite/pretrain/trainer.py and data.py); a recipe key
 #: outside these is a typo or a leftover. ``_name`` keys are a recipe's own helpers.
 PRETRAIN_KEYS = {"data", "views", "method", "optimizer", "epochs", "batch_size", "seed", "warmup_epochs",
-                 "log_interval", "checkpoint_interval", "compile", "sync_bn", "amp", "monitor", "log_level"}
+                 "log_interval", "checkpoint_interval", "compile", "sync_bn", "amp", "monitor", "log_level",
+                 "fast_step", "latest_every_s"}
 DATA_KEYS = {"dataset", "root", "download", "in_memory", "knn_split", "num_workers", "store_size", "limit", "on_device"}
 MONITOR_KEYS = {"knn_interval", "knn_k", "knn_t"}
 
