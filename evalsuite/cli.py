@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from evalsuite import commands
+from evalsuite import __version__, commands
 from evalsuite.errors import EvalsuiteError
 
 EXIT_ERROR = 2
@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="evalsuite", description="Transfer evaluation of self-supervised backbones.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"evalsuite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

@@ -32,12 +32,13 @@ from evalsuite.features import (
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.paths import check_outputs
 from evalsuite.registry import TASKS, get
+from evalsuite.resources import find_recipe
 from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
 from evalsuite.schema import check_parses, check_suite
 from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SUITE = REPO_ROOT / "tasks" / "default.py"
+DEFAULT_SUITE = "default"  # a shipped suite (evalsuite.resources): tasks/default.py
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout's root, in a checkout only
 
 
 @dataclass
@@ -76,9 +77,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_suite(path: str | None, cfg_options: dict) -> Config:
-    path = Path(path) if path else DEFAULT_SUITE
-    if not path.is_file():
-        raise EvalsuiteError(f"suite {str(path)!r} does not exist; suites live in {REPO_ROOT / 'tasks'}")
+    path = find_recipe("tasks", path or DEFAULT_SUITE)
     check_parses(path, "suite")
     try:
         cfg = Config.fromfile(str(path))

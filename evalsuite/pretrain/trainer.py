@@ -36,6 +36,7 @@ from evalsuite.pretrain.hooks import PretrainMonitorHook
 from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
 from evalsuite.registry import METHODS, get
+from evalsuite.resources import find_recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
@@ -44,12 +45,7 @@ LR_REFERENCE_BATCH = 256
 
 
 def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:
-    path = Path(recipe)
-    if not path.is_file() and (REPO_ROOT / "pretrain" / f"{recipe}.py").is_file():
-        path = REPO_ROOT / "pretrain" / f"{recipe}.py"
-    if not path.is_file():
-        found = sorted(p.stem for p in (REPO_ROOT / "pretrain").glob("*.py") if not p.stem.startswith("_"))
-        raise EvalsuiteError(f"recipe {recipe!r} does not exist; give a file or one of: {', '.join(found)}")
+    path = find_recipe("pretrain", recipe)
     cfg = Config.fromfile(str(path))
     recipe_arch = cfg.get("method", {}).get("arch")
     if cfg_options:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.resources import data_dir
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "published"
+PUBLISHED_DIR = data_dir("published")
 COLUMNS = ("method", "arch", "epochs", "dataset", "task", "metric", "value", "paper", "arxiv", "table",
            "protocol", "source_url", "verified")
 
