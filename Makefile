@@ -27,9 +27,9 @@ clean:
 RESULTS_BASELINE ?= random-cifar_resnet18
 .PHONY: results
 results: $(STAMP)
-	$(BIN)/python -m evalsuite leaderboard --results results/runs --baseline $(RESULTS_BASELINE) --format md -o results/leaderboard.md
-	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published -o results/report.html
-	$(BIN)/python -m evalsuite report --results results/runs --baseline $(RESULTS_BASELINE) --published --format md -o results/report.md
+	$(BIN)/python -m evalsuite leaderboard --results results/measured --baseline $(RESULTS_BASELINE) --format md -o results/leaderboard.md
+	$(BIN)/python -m evalsuite report --results results/measured --baseline $(RESULTS_BASELINE) --published -o results/report.html
+	$(BIN)/python -m evalsuite report --results results/measured --baseline $(RESULTS_BASELINE) --published --format md -o results/report.md
 
 # The measured supervised row: torchvision's ImageNet ResNets (sha256-checked) through the transfer
 # suite. Needs the network; Stanford Cars must be placed under $(DATA) by hand (README, transfer datasets).
@@ -41,5 +41,5 @@ baselines: $(STAMP)
 	$(BIN)/python -m evalsuite baselines --download -o $(BASELINES_DIR)
 	for ckpt in $(BASELINES_DIR)/*.pth; do \
 		$(BIN)/python -m evalsuite eval $$ckpt --suite $(BASELINES_SUITE) --data-root $(DATA) --download \
-			--results results/runs --skip-existing || exit $$?; \
+			--results results/measured --skip-existing || exit $$?; \
 	done

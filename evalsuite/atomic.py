@@ -22,11 +22,21 @@ _TEMP = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.tmp$")
 STALE_S = 24 * 3600
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path`` to write to; it replaces ``path`` when the block ends."""
     path = Path(path)
     fd, tmp = _temp_in(path.parent, f".{path.name}.{_OWNER}.", f"the folder of {path.name}")
+    # mkstemp makes the file 0600; give it the mode open() would, so lab-mates on a shared
+    # cluster read results, reports and checkpoints as their umask allows.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield Path(tmp)

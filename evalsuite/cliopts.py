@@ -6,6 +6,14 @@ from evalsuite.errors import EvalsuiteError
 
 _BRACKETS = {"[": ("]", list), "(": (")", tuple)}
 _WORDS = {"true": True, "false": False, "none": None}
+RESULTS_HELP = "results folder (default $EVALSUITE_RESULTS, else ~/.local/share/evalsuite/results)"
+
+
+def results_dir(value: str | None) -> str:
+    """``--results``, else the user's default store (``evalsuite.results.default_results_dir``)."""
+    from evalsuite.results import default_results_dir
+
+    return value or str(default_results_dir())
 
 
 def parse_cfg_options(items: list[str] | None) -> dict:

@@ -4,8 +4,8 @@ The backbone runs in ``eval()`` under ``torch.inference_mode`` (BN uses its runn
 as in every frozen-feature protocol); on CUDA with bf16 autocast and channels_last. Workers
 only decode and resize to uint8; normalisation happens on the device.
 
-The cache key is (checkpoint sha256, arch, dataset, split, transform, split size), so running
-other tasks on the same features extracts nothing the second time.
+The cache key is (checkpoint sha256, arch, dataset, split, transform, split size, compute
+precision), so running other tasks on the same features extracts nothing the second time.
 
 Decoding is the slow part of extraction (JPEG decode on the CPU runs far below a GPU's forward
 rate), and it is the same for every checkpoint. So a split whose decoded uint8 images fit in
@@ -30,7 +30,7 @@ from torchvision.transforms import v2 as T
 
 from evalsuite.atomic import atomic_path, reclaim_temp
 from evalsuite.datasets.images import READ_ERRORS, bad_image
-from evalsuite.paths import decoded_dir, default_cache_dir
+from evalsuite.paths import cache_root
 from evalsuite.progress import progress
 
 #: ImageNet channel statistics, the normalisation every torchvision-style backbone was trained with.
@@ -77,6 +77,13 @@ def loader_workers(setting: int, n: int) -> int:
     return 0 if n < SMALL_SPLIT else default_workers()
 
 
+def compute_precision(device: torch.device) -> str:
+    """The precision the backbone's forward runs in (``forward_batches``): bf16 autocast on CUDA,
+    float32 on the CPU. Features differ in their low bits between the two, so it is part of the
+    cache key and of every row's protocol id."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
 def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
     """Deterministic uint8 transform and its identifier (part of the cache key and the result row)."""
     if small_input_arch and native_size <= 64:
@@ -115,13 +122,15 @@ class FeatureKey:
     transform: str
     size: int
     source: str = ""
+    precision: str = "fp32"  # compute_precision
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:32]
 
     def images_key(self) -> str:
         """The part that decoded images depend on: everything but the checkpoint and arch."""
-        return json.dumps({k: v for k, v in self.__dict__.items() if k not in ("checkpoint_sha256", "arch")}, sort_keys=True)
+        skip = ("checkpoint_sha256", "arch", "precision")
+        return json.dumps({k: v for k, v in self.__dict__.items() if k not in skip}, sort_keys=True)
 
 
 def source_of(dataset: Dataset) -> str:
@@ -170,7 +179,7 @@ def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: t
     ordinary tensor that a probe's autograd may use.
     """
     feats = []
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=compute_precision(device) == "bf16"):
         for images in batches:
             feats.append(model(normalize_batch(images, device)).float())  # (B, D)
     return torch.cat(feats)
@@ -203,10 +212,11 @@ def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, d
 
 
 class DecodedCache:
-    """Decoded uint8 splits as ``.npy`` files (memory-mapped on read), written atomically."""
+    """Decoded uint8 splits as ``.npy`` files (memory-mapped on read), written atomically, under
+    ``cache_root(root)/decoded``."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = decoded_dir(Path(root) if root else default_cache_dir())
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = cache_root(root) / "decoded"
         reclaim_temp(self.root)  # what a run killed while decoding left behind
 
     def get_or_build(self, key: str, dataset: Dataset, num_workers: int, batch_size: int,
@@ -241,10 +251,11 @@ class DecodedCache:
 
 
 class FeatureCache:
-    """Feature files under ``root``, written atomically; an unreadable entry is recomputed."""
+    """Feature files under ``cache_root(root)/features``, written atomically; an unreadable
+    entry is recomputed."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root else default_cache_dir()
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = cache_root(root) / "features"
         reclaim_temp(self.root)
         self.hits = 0
         self.misses = 0

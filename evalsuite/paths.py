@@ -10,14 +10,14 @@ from pathlib import Path
 from evalsuite.atomic import writable_dir
 
 
-def default_cache_dir() -> Path:
-    """Feature cache: ``$EVALSUITE_CACHE/features``, else ``~/.cache/evalsuite/features``."""
-    return Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")) / "features"
-
-
-def decoded_dir(features_root: Path) -> Path:
-    """Decoded images live beside the features: shared by every checkpoint, not keyed by one."""
-    return features_root.parent / "decoded"
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The one folder every evalsuite cache lives under (``features/``, ``decoded/``):
+    ``--cache-dir``, else ``$EVALSUITE_CACHE``, else ``$XDG_CACHE_HOME/evalsuite`` (~/.cache)."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("EVALSUITE_CACHE"):
+        return Path(os.environ["EVALSUITE_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalsuite"
 
 
 def check_outputs(results_dir: str | Path, cache_dir: str | Path | None) -> None:
@@ -25,6 +25,6 @@ def check_outputs(results_dir: str | Path, cache_dir: str | Path | None) -> None
     writable_dir(results_dir, "results folder (--results)")
     if (Path(results_dir) / ".work").exists():  # else made inside the proven folder by the tasks that train
         writable_dir(Path(results_dir) / ".work", "work folder")
-    features = Path(cache_dir) if cache_dir else default_cache_dir()
-    for folder in (features, decoded_dir(features)):
+    root = cache_root(cache_dir)
+    for folder in (root, root / "features", root / "decoded"):  # the root first: the folder the user named
         writable_dir(folder, "cache folder (--cache-dir)")

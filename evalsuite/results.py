@@ -19,6 +19,16 @@ from evalsuite.atomic import atomic_path
 SCHEMA_VERSION = 1
 
 
+def default_results_dir() -> Path:
+    """Where ``evalsuite eval`` writes and the leaderboard reads when ``--results`` is not given:
+    ``$EVALSUITE_RESULTS``, else ``$XDG_DATA_HOME/evalsuite/results`` (~/.local/share). Never a
+    folder of the repository, so a user's rows never mix with the project's committed ones
+    (``results/measured/``)."""
+    if os.environ.get("EVALSUITE_RESULTS"):
+        return Path(os.environ["EVALSUITE_RESULTS"]).expanduser()
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "evalsuite" / "results"
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "x"
 

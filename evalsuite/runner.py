@@ -23,6 +23,7 @@ from evalsuite.features import (
     FeatureKey,
     FeatureSettings,
     Transformed,
+    compute_precision,
     eval_transform,
     extract,
     extract_array,
@@ -33,7 +34,7 @@ from evalsuite.launch import check_launcher, init_distributed, local_device, wor
 from evalsuite.paths import check_outputs
 from evalsuite.registry import TASKS, get
 from evalsuite.resources import find_recipe
-from evalsuite.results import SCHEMA_VERSION, now, protocol_id, row_path, versions, write_row
+from evalsuite.results import SCHEMA_VERSION, default_results_dir, now, protocol_id, row_path, versions, write_row
 from evalsuite.schema import check_parses, check_suite
 from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
 
@@ -50,7 +51,7 @@ class EvalRequest:
     datasets: list[str] | None = None
     data_root: str = "data"
     download: bool = False
-    results_dir: str = "results/runs"
+    results_dir: str = field(default_factory=lambda: str(default_results_dir()))
     name: str | None = None
     seeds: list[int] | None = None  # None: the suite's ``seeds`` (trials), else [0]
     device: str = "auto"
@@ -145,7 +146,7 @@ def _feature_fn(session: Session, spec):
     """``split -> (features, targets)`` through the feature cache, and the transform's id."""
     model, info, cache = session.model, session.info, session.cache
     transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
-    decoded = DecodedCache(cache.root)
+    decoded = DecodedCache(cache.root.parent)  # the same cache root
     settings = FeatureSettings(**session.features)
     batch_size = settings.batch_size
     memo = {}
@@ -154,7 +155,8 @@ def _feature_fn(session: Session, spec):
         if split in memo:
             return memo[split]
         dataset = spec.splits[split]
-        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset))
+        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset),
+                         compute_precision(session.device))
         got = cache.get(key)
         if got is None:
             workers = loader_workers(settings.num_workers, len(dataset))
@@ -233,6 +235,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
                       work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
                       features=dict(cfg.get("features", {})), skip_bad_images=req.skip_bad_images)
+    # bf16 on a GPU, fp32 on a CPU: part of every row's protocol, so the two never share a cell
+    precision = {"precision": compute_precision(device)}
     written = []
     for dataset_name in dataset_names:
         prepared = step(dataset_name, session)
@@ -241,7 +245,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
             for task_name, task in tasks.items():
                 settings = settings_of(task)
                 skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
-                ids = {**(prepared.id_protocol or prepared.protocol), **skipped}  # skipped images: other data
+                ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
                 pid = protocol_id(task_name, settings, spec.name, ids)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info))
                 if req.skip_existing and path.exists():
@@ -257,7 +261,7 @@ def evaluate(req: EvalRequest) -> list[Path]:
                     "task": task_name, "dataset": spec.name, "seed": seed,
                     "metric": out.metric, "value": out.value, "metrics": out.metrics,
                     "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    **prepared.protocol, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
+                    **prepared.protocol, **precision, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
                     "protocol_id": pid,
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),

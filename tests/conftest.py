@@ -14,9 +14,11 @@ SHARED_DATA = Path(os.environ.get("EVALSUITE_SHARED_DATA", Path(__file__).resolv
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own feature cache, so nothing lands in ~/.cache."""
+    """Every test gets its own cache root and default results store, so nothing lands in
+    ~/.cache or ~/.local/share."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("EVALSUITE_CACHE", str(cache))
+    monkeypatch.setenv("EVALSUITE_RESULTS", str(tmp_path / "default-results"))
     return cache
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from evalsuite.cliopts import csv_list, int_list, parse_cfg_options
+from evalsuite.cliopts import RESULTS_HELP, csv_list, int_list, parse_cfg_options, results_dir
 
 NAME = "eval"
 HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one result row per (task, dataset, seed)"
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")
     p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
     p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
-    p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--name", help="label of this checkpoint in results and leaderboards")
     p.add_argument("--seed", type=int, default=None, help="one seed (default: the suite's seeds, else 0)")
     p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed")
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "e.g. student (DINO) or state_dict.module.encoder_k; see evalsuite inspect")
     p.add_argument("--allow-nonfinite", action="store_true", help="evaluate weights that hold NaN or inf (refused by default)")
     p.add_argument("--skip-existing", action="store_true", help="skip (task, dataset, seed) rows already written")
-    p.add_argument("--cache-dir", help="feature cache folder (default $EVALSUITE_CACHE or ~/.cache/evalsuite)")
+    p.add_argument("--cache-dir", help="folder of every cache: features/, decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
     p.add_argument("--skip-bad-images", action="store_true",
@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalsuite.paths import check_outputs
 
-    check_outputs(args.results, args.cache_dir)  # in well under a second: before torch is even imported
+    check_outputs(results_dir(args.results), args.cache_dir)  # in well under a second: before torch is even imported
     from evalsuite.launch import world
     from evalsuite.runner import EvalRequest, evaluate
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     req = EvalRequest(
         checkpoint=args.checkpoint, arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks),
         datasets=csv_list(args.datasets), data_root=args.data_root, download=args.download,
-        results_dir=args.results, name=args.name, seeds=seeds, device=args.device,
+        results_dir=results_dir(args.results), name=args.name, seeds=seeds, device=args.device,
         trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing, key=args.key,
         allow_nonfinite=args.allow_nonfinite,
         cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
@@ -55,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
     )
     written = evaluate(req)
     if world()[0] == 0:
-        print(f"wrote {len(written)} result row(s) to {args.results}")
+        print(f"wrote {len(written)} result row(s) to {req.results_dir}")
     return 0

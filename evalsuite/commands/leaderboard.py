@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evalsuite.cliopts import RESULTS_HELP, results_dir
+
 NAME = "leaderboard"
 HELP = "print the leaderboard of a results folder (md, csv, html or latex)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--baseline", help="checkpoint label to add a delta column against")
     p.add_argument("--format", default="md", help="md, csv, html or latex")
     p.add_argument("--spread", default="std", help="std (sample std over seeds) or ci95 (95%% Student-t interval)")
@@ -23,11 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.leaderboard import leaderboard
     from evalsuite.atomic import write_text
 
-    text = leaderboard(args.results, args.baseline, args.format, args.spread)
+    results = results_dir(args.results)
+    text = leaderboard(results, args.baseline, args.format, args.spread)
     if args.published:
         from evalsuite.report.published import published_block
 
-        text += published_block(args.results, args.baseline, args.format, args.spread)
+        text += published_block(results, args.baseline, args.format, args.spread)
     if args.output:
         write_text(Path(args.output), text)
     else:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from evalsuite.cliopts import RESULTS_HELP, results_dir
+
 NAME = "report"
 HELP = "write a comparison report (self-contained HTML or Markdown): leaderboard, Δ vs baseline, wins, mean rank, plots"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results/runs", help="results folder (default results/runs)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--baseline", help="checkpoint label to compare against, e.g. supervised-resnet50-imagenet1k-v1")
     p.add_argument("--published", action="store_true", help="add the published reference figures (results/published) as a separate table")
     p.add_argument("--published-dir", help="folder of published reference CSV files (default results/published)")
@@ -20,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalsuite.report import PUBLISHED_DIR, make_report
 
-    written = make_report(args.results, args.output, args.baseline, args.format, args.published,
+    written = make_report(results_dir(args.results), args.output, args.baseline, args.format, args.published,
                           args.published_dir or PUBLISHED_DIR)
     print(f"wrote {', '.join(map(str, written))}")
     return 0
