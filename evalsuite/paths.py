@@ -20,11 +20,13 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalsuite"
 
 
-def check_outputs(results_dir: str | Path, cache_dir: str | Path | None) -> None:
-    """Every folder a run writes to, created and proven writable; else one sentence."""
-    writable_dir(results_dir, "results folder (--results)")
-    if (Path(results_dir) / ".work").exists():  # else made inside the proven folder by the tasks that train
-        writable_dir(Path(results_dir) / ".work", "work folder")
+def check_outputs(results_dir: str | Path | None, cache_dir: str | Path | None) -> None:
+    """Every folder a run writes to, created and proven writable; else one sentence. No
+    ``results_dir``: the Python API's evaluate without one writes no rows."""
+    if results_dir is not None:
+        writable_dir(results_dir, "results folder (--results)")
+        if (Path(results_dir) / ".work").exists():  # else made inside the proven folder by the tasks that train
+            writable_dir(Path(results_dir) / ".work", "work folder")
     root = cache_root(cache_dir)
     for folder in (root, root / "features", root / "decoded"):  # the root first: the folder the user named
         writable_dir(folder, "cache folder (--cache-dir)")

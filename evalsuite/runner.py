@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from torch import nn
 
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
 from evalsuite.datasets import build_dataset
@@ -23,6 +24,7 @@ from evalsuite.features import (
     FeatureKey,
     FeatureSettings,
     Transformed,
+    cache_root,
     compute_precision,
     eval_transform,
     extract,
@@ -51,7 +53,7 @@ class EvalRequest:
     datasets: list[str] | None = None
     data_root: str = "data"
     download: bool = False
-    results_dir: str = field(default_factory=lambda: str(default_results_dir()))
+    results_dir: str | None = field(default_factory=lambda: str(default_results_dir()))  # None: write no files
     name: str | None = None
     seeds: list[int] | None = None  # None: the suite's ``seeds`` (trials), else [0]
     device: str = "auto"
@@ -218,8 +220,12 @@ def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> 
     return local_device(device.type == "cuda")
 
 
-def evaluate(req: EvalRequest) -> list[Path]:
-    """Run every (dataset, task, seed) of the request; return the result files written."""
+def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None = None,
+             rows: list[dict] | None = None) -> list[Path]:
+    """Run every (dataset, task, seed) of the request; return the result files written.
+
+    ``loaded``: a backbone already in memory (the Python API's ``evaluate(module)``) instead of
+    ``req.checkpoint``. ``rows``: collects every row. ``req.results_dir=None`` writes no file."""
     cfg = load_suite(req.suite, req.cfg_options)
     task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
     dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
@@ -229,11 +235,12 @@ def evaluate(req: EvalRequest) -> list[Path]:
     rank = world()[0]
     seeds = _seeds(req, cfg)
     check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
-    model, info = load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
-                                allow_nonfinite=req.allow_nonfinite)
+    model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
+                                          allow_nonfinite=req.allow_nonfinite)
     label = req.name or default_label(info)
+    work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
-                      work_dir=str(Path(req.results_dir) / ".work"), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
+                      work_dir=str(work_dir), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
                       features=dict(cfg.get("features", {})), skip_bad_images=req.skip_bad_images)
     # bf16 on a GPU, fp32 on a CPU: part of every row's protocol, so the two never share a cell
     precision = {"precision": compute_precision(device)}
@@ -247,8 +254,8 @@ def evaluate(req: EvalRequest) -> list[Path]:
                 skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
                 ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
                 pid = protocol_id(task_name, settings, spec.name, ids)
-                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info))
-                if req.skip_existing and path.exists():
+                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info)) if req.results_dir else None
+                if req.skip_existing and path and path.exists():
                     continue
                 ctx = prepared.context(seed)
                 torch.manual_seed(seed)
@@ -268,7 +275,10 @@ def evaluate(req: EvalRequest) -> list[Path]:
                 }
                 if rank != 0:  # every process trained and scored; the first one writes the row
                     continue
-                written.append(write_row(path, row))
+                if rows is not None:
+                    rows.append(row)
+                if path:
+                    written.append(write_row(path, row))
                 if not req.quiet:
                     print(f"{label} {spec.name} {task_name} seed={seed}: {out.metric} = {out.value:.4f}", flush=True)
     return written
