@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override recipe keys, e.g. epochs=20")
     p.add_argument("--launcher", default="none", help="none, pytorch (torchrun) or slurm")
     p.add_argument("--device", default=None, help="cpu to force the CPU (default: CUDA when available)")
+    p.add_argument("--verbose", action="store_true", help="show mmengine's environment, config, hooks and warnings on the terminal too (they are always in the work dir's log file)")
     p.add_argument("--local-rank", "--local_rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
@@ -44,10 +45,12 @@ def check(args: argparse.Namespace, options: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     options = parse_cfg_options(args.cfg_options)
     check(args, options)
+    from evalsuite.pretrain.console import console
     from evalsuite.pretrain.dist import world
     from evalsuite.pretrain.trainer import run_pretrain
 
-    out = run_pretrain(args.recipe, args.work_dir, args.resume, options, args.launcher, args.device)
+    with console(args.verbose):
+        out = run_pretrain(args.recipe, args.work_dir, args.resume, options, args.launcher, args.device)
     if world()[0] != 0:
         return 0
     last = out["history"][-1] if out["history"] else {}

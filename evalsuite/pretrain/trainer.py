@@ -29,6 +29,7 @@ from mmengine.runner import Runner
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.launch import init_distributed
+from evalsuite.pretrain.console import QuietRunner
 from evalsuite.pretrain.data import build_train_data, decode_split, split_workers, store_size
 from evalsuite.pretrain.dist import world
 from evalsuite.pretrain.fast_step import COMPILE_MODES
@@ -168,7 +169,7 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
                                monitor.get("knn_k", 200), monitor.get("knn_t", 0.1), cfg.get("checkpoint_interval", 1))
     log_interval = cfg.get("log_interval", 50)
     source = resume_source(work_dir) if resume else None
-    runner = Runner(
+    runner = QuietRunner(  # mmengine's Runner; its terminal output: evalsuite.pretrain.console
         model=model, work_dir=work_dir, train_dataloader=loader,
         train_cfg=dict(type="LeanEpochLoop", max_epochs=cfg.epochs, hook_interval=log_interval),
         optim_wrapper=_optim_wrapper(cfg, cfg.batch_size, cuda), param_scheduler=_schedulers(cfg),
