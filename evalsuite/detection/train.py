@@ -21,10 +21,13 @@ import torch
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.launch import world
+from evalsuite.progress import Progress
 
 
-def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_every: int = 20) -> dict:
-    """Run ``cfg.SOLVER.MAX_ITER`` iterations; returns timings and the last losses."""
+def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_every: int = 20,
+                quiet: bool = True) -> dict:
+    """Run ``cfg.SOLVER.MAX_ITER`` iterations (a progress bar on stderr unless ``quiet``); returns
+    timings and the last losses."""
     from detectron2.solver import build_lr_scheduler, build_optimizer
     from detectron2.utils.events import EventStorage
 
@@ -39,7 +42,7 @@ def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_
     data_iter = iter(train_loader)
     losses = {}
     start = time.perf_counter()
-    with EventStorage(0) as storage:
+    with EventStorage(0) as storage, Progress(max_iter, "detection training", "iter", quiet or world()[0] != 0) as bar:
         for it in range(max_iter):
             storage.iter = it
             batch = next(data_iter)
@@ -55,6 +58,7 @@ def train_model(model, cfg, train_loader, amp: bool, precise_bn_iters: int, log_
             scaler.update()
             scheduler.step()
             losses = {k: round(float(v.detach()), 4) for k, v in loss_dict.items()}
+            bar.update()
             if log_every and (it % log_every == 0 or it == max_iter - 1):
                 logger.info("iter %d/%d loss %.3f lr %.5f", it + 1, max_iter, loss.item(), optimizer.param_groups[0]["lr"])
         if cfg.MODEL.DEVICE.startswith("cuda"):

@@ -143,7 +143,7 @@ class Detection:
         loaded = load_trunk(model, backbone, self.meta_arch)
         del backbone
         train_loader, test_loader = build_loaders(cfg, spec, ctx.seed, self.num_workers)
-        timing = train_model(model, cfg, train_loader, self.amp, self.precise_bn_iters)
+        timing = train_model(model, cfg, train_loader, self.amp, self.precise_bn_iters, quiet=ctx.quiet)
         evaluator, name = build_evaluator(spec, out_dir, self.fast_coco_eval)
         try:
             results, infer_s = run_inference(model, test_loader, evaluator)  # gathered on the first process

@@ -28,6 +28,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from evalsuite.atomic import write_text
 from evalsuite.features import normalize_batch
+from evalsuite.progress import progress
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import (
@@ -171,7 +172,8 @@ class Finetune:
         if blob is not None:  # same augmentation draws as an uninterrupted run (exactly so without workers)
             torch.set_rng_state(blob["rng"].cpu())
         net.train()  # batch norm in training mode: its statistics adapt to the new data
-        for images, targets in batches:
+        desc = f"finetune {spec.name} lr={lr:g} wd={wd:g}"
+        for images, targets in progress(batches, self.steps - step, desc, ctx.quiet, "step"):
             train_step(net, opt, images, targets, spec.multilabel, device)
             sched.step()
             step += 1

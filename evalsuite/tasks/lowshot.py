@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.progress import Progress
 from evalsuite.registry import TASKS
 from evalsuite.stats import mean_ci95
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, take
@@ -102,19 +103,23 @@ class LowShot:
         labels = train.targets.numpy()
         n_classes, metric = len(spec.classes), spec.metric
         metrics, per_size = {}, {}
-        for size in size_names(self.shots, self.fractions):
+        sizes = size_names(self.shots, self.fractions)
+        bar = Progress(len(sizes) * self.draws, f"lowshot {spec.name}", "draw", ctx.quiet)
+        for size in sizes:
             scores, wds = [], []
             for d in range(self.draws):
                 subset = take(train, draw_subset(labels, size, ctx.seed, d))
                 wd, params = self.choose_wd(subset, val, metric, n_classes, device)
                 scores.append(fit_and_score(subset, test, wd, metric, n_classes, False, device, self.max_iter, params))
                 wds.append(wd)
+                bar.update()
             mean, std, half = mean_ci95(scores)
             metrics[f"{metric}@{size}"] = mean
             metrics[f"{metric}@{size} ci95"] = half
             per_size[size] = {"mean": mean, "std": std, "ci95": half, "ci95_low": mean - half,
                               "ci95_high": mean + half, "n": self.draws, "scores": scores, "wds": wds,
                               "subset_size": len(subset)}
+        bar.close()
         return TaskOutput(metric=f"{metric}@{self.headline}", value=metrics[f"{metric}@{self.headline}"],
                           metrics=metrics, extra={"split": split_info, "subsets": per_size})
 
