@@ -194,7 +194,7 @@ def test_r18_fpn_trains_on_cpu_and_writes_ap_rows(voc, tmp_path, monkeypatch):
     assert row["extra"]["loaded"]["loaded_tensors"] == row["extra"]["loaded"]["trunk_tensors"]
     assert row["extra"]["iters_per_s"] > 0 and row["extra"]["dropped_boxes"] == {"im000": [[50.0, 10.0, 50.0, 30.0]]}
     means, _ = build(read_rows(results))
-    assert f"voc:{voc}/detection" in means.columns
+    assert f"voc:{Path(voc).name}/detection AP" in means.columns  # labelled by the folder's name
 
 
 def test_recipe_for_another_depth_is_refused(voc, tmp_path):

@@ -35,11 +35,12 @@ def test_supervised_resnet50_and_every_ssl_row_cover_the_11_many_shot_datasets_i
 
 
 def test_grid_lines_up_with_measured_columns():
-    measured = ["dtd/linear", "cifar10/linear", "cifar10/knn"]
+    measured = ["dtd/linear top1", "cifar10/linear top1", "cifar10/knn top1@20"]
     grid = published_grid(load_published(), measured)
     assert list(grid.columns[:3]) == measured and grid.columns[-1] == "source"
     deepcluster = grid.loc["DeepCluster-v2 (resnet50, 800 ep)"]
-    cells = (deepcluster["cifar10/linear"], deepcluster["cifar10/finetune"], deepcluster["dtd/linear"], deepcluster["cifar10/knn"])
+    cells = (deepcluster["cifar10/linear top1"], deepcluster["cifar10/finetune top1"], deepcluster["dtd/linear top1"],
+             deepcluster["cifar10/knn top1@20"])
     assert cells == ("94.02", "97.06", "78.62", "")  # blank where the paper has no figure
     assert deepcluster["source"] == "Ericsson et al. 2021, Table 1"
 
@@ -56,7 +57,7 @@ def test_leaderboard_published_block_follows_measured_table(tmp_path, monkeypatc
     measured, block = capsys.readouterr().out.split(f"## {BLOCK_TITLE}")
     assert "random-resnet_tiny" in measured and "DeepCluster" not in measured
     header = block.strip().splitlines()[0].split(" | ")
-    assert header[1] == "cifar10/knn"  # the measured column first, then the papers' own
+    assert header[1] == "cifar10/knn top1@1"  # the measured column first, then the papers' own
     line = next(l for l in block.splitlines() if l.startswith("| DeepCluster-v2 (resnet50, 800 ep) |"))
     cells = dict(zip(header, line.split(" | ")))
-    assert (cells["cifar10/knn"], cells["cifar10/finetune"], cells["cifar10/linear"]) == ("", "97.06", "94.02")
+    assert (cells["cifar10/knn top1@1"], cells["cifar10/finetune top1"], cells["cifar10/linear top1"]) == ("", "97.06", "94.02")

@@ -4,6 +4,7 @@ HTML is self-contained and renders in headless Chromium, published figures stay 
 from __future__ import annotations
 
 import base64
+import html
 import re
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 
 
 def fabricate(results: Path) -> dict[tuple[str, str], float]:
-    """Write plausible rows (2 seeds each); return the expected mean per (checkpoint, column)."""
+    """Write plausible rows (2 seeds each); return the expected mean (%) per (checkpoint, column)."""
     expected = {}
     for label, (kind, method, epochs, accs) in CHECKPOINTS.items():
         for dataset, acc in accs.items():
@@ -44,20 +45,24 @@ def fabricate(results: Path) -> dict[tuple[str, str], float]:
                         "checkpoint": {"label": label, "kind": kind, "method": method, "epochs": epochs, "arch": "resnet50"},
                         "metric": "top1", "value": value, "protocol_id": f"{task}-protocol",
                     })
-                expected[(label, f"{dataset}/{task}")] = float(np.mean(values))
+                expected[(label, f"{dataset}/{task} top1")] = float(100 * np.mean(values))
     return expected
 
 
 class Tables(HTMLParser):
-    """table id -> list of rows (lists of cell texts); img srcs; tags seen."""
+    """table id -> list of rows (lists of cell texts); the transfer table's value cells by
+    (checkpoint, column) -> {span class: text}; img srcs; tags seen."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
+        self.transfer: dict[tuple[str, str], dict[str, str]] = {}
+        self.bold: set[tuple[str, str]] = set()
+        self.baseline_rows: list[str] = []
+        self.order: list[str] = []  # checkpoints of the transfer table, top to bottom
         self.images: list[str] = []
         self.tags: set[str] = set()
-        self._table = None
-        self._cell = None
+        self._table = self._cell = self._ckpt = self._col = self._span = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -66,21 +71,37 @@ class Tables(HTMLParser):
             self._table = self.tables.setdefault(attrs.get("id", ""), [])
         elif tag == "tr" and self._table is not None:
             self._table.append([])
+            self._ckpt = attrs.get("data-ckpt")
+            if self._ckpt:
+                self.order.append(self._ckpt)
+            if "baseline" in (attrs.get("class") or ""):
+                self.baseline_rows.append(self._ckpt)
         elif tag in ("td", "th") and self._table is not None:
             self._cell = []
+            self._col = attrs.get("data-col")
+            if self._ckpt and self._col:
+                self.transfer[(self._ckpt, self._col)] = {}
+        elif tag == "span" and self._col:
+            self._span = attrs.get("class", "").split()[0]
+        elif tag == "b" and self._col:
+            self.bold.add((self._ckpt, self._col))
         elif tag == "img":
             self.images.append(attrs.get("src", ""))
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
             self._table[-1].append("".join(self._cell).strip())
-            self._cell = None
+            self._cell = self._col = None
+        elif tag == "span":
+            self._span = None
         elif tag == "table":
             self._table = None
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+            if self._col and self._span:
+                self.transfer[(self._ckpt, self._col)][self._span] = data.strip()
 
 
 def parse(path: Path) -> Tables:
@@ -104,27 +125,36 @@ def test_html_numbers_deltas_and_wins_match_the_result_files(results, tmp_path):
     folder, expected = results
     out = tmp_path / "report.html"
     assert main(["report", "--results", str(folder), "--baseline", BASE, "-o", str(out)]) == 0
-    board = as_records(parse(out).tables["leaderboard"])
-    assert set(board) == set(CHECKPOINTS)
+    page = parse(out)
     for (label, column), mean in expected.items():
-        assert board[label][column] == f"{100 * mean:.1f} ± 0.6 (n=2)", (label, column)
-        delta = 100 * (mean - expected[(BASE, column)])
-        assert board[label][f"Δ {column}"] == f"{delta:+.1f}", (label, column)
-    columns = {c for _, c in expected}
-    for label in CHECKPOINTS:
+        cell = page.transfer[(label, column)]
+        assert cell["v"] == f"{mean:.1f}" and cell["sd"] == "±0.6", (label, column, cell)
         if label == BASE:
-            assert board[label][f"beats {BASE}"] == "baseline"
-            continue
+            assert "d" not in cell
+        else:
+            assert cell["d"] == f"{mean - expected[(BASE, column)]:+.1f}", (label, column)
+    assert ("byol-100ep", "dtd/knn top1") in page.transfer and page.transfer[("byol-100ep", "dtd/knn top1")] == {"v": "–"}
+    columns = {c for _, c in expected}
+    for column in columns:  # the best of each column is bold, and only it
+        best = max(v for (_, c), v in expected.items() if c == column)
+        assert {k for k, c in page.bold if c == column} == {k for (k, c), v in expected.items() if c == column and v == best}
+    assert page.baseline_rows == [BASE]
+    board = dict(zip(page.order, page.tables["transfer"][2:]))
+    header = page.tables["transfer"][0]
+    assert header[:4] == ["checkpoint", "knn · top1", "linear · top1", "wins"]
+    assert page.tables["transfer"][1] == ["cifar10", "digits", "dtd"] * 2  # datasets grouped under their task
+    for label in CHECKPOINTS:
         mine = [c for c in columns if (label, c) in expected]
         wins = sum(expected[(label, c)] > expected[(BASE, c)] for c in mine)
-        assert board[label][f"beats {BASE}"] == f"{wins}/{len(mine)}"
-    assert board["simsiam-200ep"]["beats " + BASE] == "4/6" and board["byol-100ep"]["beats " + BASE] == "2/4"
-    for label in CHECKPOINTS:  # rank 1 = best among the checkpoints measured on that column, averaged
-        ranks = [1 + sum(v > expected[(label, c)] for (other, c2), v in expected.items() if c2 == c)
-                 for c in columns if (label, c) in expected]
-        assert board[label]["mean rank"] == f"{np.mean(ranks):.2f}", label
-    assert board["random-r50"]["mean rank"] == "4.67"  # last of 5 on cifar10/digits, of 4 on dtd
-    assert list(board)[0] == "simsiam-200ep" and board["simsiam-100ep"]["epochs"] == "100"
+        assert board[label][-2] == ("baseline" if label == BASE else f"{wins}/{len(mine)}"), label
+    assert board["simsiam-200ep"][-2] == "4/6" and board["byol-100ep"][-2] == "2/4"
+    # mean rank: only over the columns every checkpoint has (byol has no dtd), 1 = best
+    shared = [c for c in columns if not c.startswith("dtd")]
+    for label in CHECKPOINTS:
+        ranks = [1 + sum(expected[(o, c)] > expected[(label, c)] for o in CHECKPOINTS) for c in shared]
+        assert page.transfer[(label, "mean rank")] == {} and board[label][-1] == f"{np.mean(ranks):.2f}", label
+    assert board["random-r50"][-1] == "5.00"
+    assert list(board) == sorted(board, key=lambda k: (float(board[k][-1]), k))  # sorted by mean rank
 
 
 def test_html_is_self_contained_with_all_three_plots(results, tmp_path):
@@ -139,18 +169,52 @@ def test_html_is_self_contained_with_all_three_plots(results, tmp_path):
     assert all(f'id="fig-{name}"' in out.read_text() for name in ("bars", "deltas", "epochs"))
 
 
-def test_epochs_plot_only_when_rows_have_epochs_and_deltas_only_with_a_baseline(tmp_path):
-    folder = tmp_path / "runs"
-    for label in ("a", "b"):
-        for seed in (0,):
-            write_row(row_path(folder, label, "knn", "digits", seed), {
-                "schema_version": SCHEMA_VERSION, "task": "knn", "dataset": "digits", "seed": seed,
-                "checkpoint": {"label": label, "kind": "ssl"}, "metric": "top1", "value": 0.5 if label == "a" else 0.6})
-    out = tmp_path / "r.html"
-    make_report(folder, out)
-    text = out.read_text()
-    assert 'id="fig-bars"' in text and 'id="fig-deltas"' not in text and 'id="fig-epochs"' not in text
-    assert as_records(parse(out).tables["leaderboard"])["b"]["digits/knn"] == "60.0"
+def _rows(folder: Path, spec: list[tuple]) -> None:
+    """(label, task, dataset, value, epochs, method, seed) -> one result row each."""
+    for label, task, dataset, value, epochs, method, seed in spec:
+        write_row(row_path(folder, label, task, dataset, seed), {
+            "schema_version": SCHEMA_VERSION, "task": task, "dataset": dataset, "seed": seed,
+            "checkpoint": {"label": label, "kind": "ssl", "epochs": epochs, "method": method, "arch": "r50"},
+            "metric": "AP" if task == "detection" else "top1@k=20", "value": value, "protocol_id": task})
+
+
+def _summary(folder: Path, baseline=None):
+    from evalsuite.report import summarize
+    from evalsuite.results import read_rows
+
+    return summarize(read_rows(folder), baseline)
+
+
+def test_plots_only_where_they_carry_information(tmp_path):
+    from evalsuite.report.plots import bar_panels, delta_heatmap, epoch_lines, figures
+
+    # one checkpoint: nothing to compare, so no figure at all (and no figures heading)
+    _rows(tmp_path / "one", [("a", "knn", "digits", 0.5, 100, "simsiam", 0)])
+    assert figures(_summary(tmp_path / "one")) == {}
+    out = tmp_path / "one.html"
+    make_report(tmp_path / "one", out)
+    assert "<img" not in out.read_text() and "Figures" not in out.read_text()
+
+    # a detection-only checkpoint beside kNN ones: no one-bar AP panel, AP never on the kNN axis;
+    # one epoch per method: no epoch lines; one checkpoint against the baseline: no heat map
+    spec = [("a", "knn", "digits", 0.5, 100, "simsiam", 0), ("b", "knn", "digits", 0.6, 100, "byol", 0),
+            ("a", "knn", "digits", 0.52, 100, "simsiam", 1), ("det", "detection", "voc:/x/BCCD", 0.4, None, "", 0)]
+    _rows(tmp_path / "mixed", spec)
+    s = _summary(tmp_path / "mixed", "a")
+    assert [(task, cols) for task, cols in bar_panels(s)] == [("knn", ["digits/knn top1@20"])]
+    assert epoch_lines(s) == {} and delta_heatmap(s) is None
+    assert set(figures(s)) == {"bars"}
+    from evalsuite.report.plots import _axis_label, _errors
+
+    assert _axis_label(s, ["digits/knn top1@20"]) == "top1@20 (%)" and _axis_label(s, ["voc:BCCD/detection AP"]) == "AP (%)"
+    assert list(_errors(s, ["a", "b"], "digits/knn top1@20")) == [pytest.approx(100 * np.std([0.5, 0.52], ddof=1)), 0.0]
+
+    # two lengths of one method: an epoch line, in the column it was measured on only
+    _rows(tmp_path / "mixed", [("a2", "knn", "digits", 0.55, 200, "simsiam", 0), ("c", "knn", "digits", 0.3, None, "", 0)])
+    s = _summary(tmp_path / "mixed", "c")
+    lines = epoch_lines(s)
+    assert list(lines) == ["digits/knn top1@20"] and [name for name, _ in lines["digits/knn top1@20"]] == ["simsiam r50"]
+    assert set(figures(s)) == {"bars", "deltas", "epochs"}
 
 
 def test_published_figures_are_a_separate_labelled_table(results, tmp_path):
@@ -163,7 +227,9 @@ def test_published_figures_are_a_separate_labelled_table(results, tmp_path):
     assert len(rows) == len(published)
     by_method = {(r[header.index("method")], r[header.index("arch")]): r[header.index("value")] for r in rows}
     assert by_method[("SimSiam", "resnet50")] == "68.1" and by_method[("NNCLR", "resnet50")] == "75.6"
-    assert set(as_records(page.tables["leaderboard"])) == set(CHECKPOINTS)  # no published row among measured ones
+    assert set(page.order) == set(CHECKPOINTS)  # no published row among measured ones
+    text = out.read_text()  # and they sit apart, after the measured table and figures, in their own box
+    assert text.index('<section class="published">') > max(text.index('id="transfer"'), text.index('id="fig-epochs"'))
     assert "not measured by this project" in out.read_text()
 
 
@@ -188,7 +254,8 @@ def test_markdown_report_with_figures_beside_it(results, tmp_path):
     assert written[0] == out and {p.name for p in written[1:]} == {"report_bars.png", "report_deltas.png", "report_epochs.png"}
     text = out.read_text()
     line = next(l for l in text.splitlines() if l.startswith("| simsiam-100ep |"))
-    assert f"| {100 * expected[('simsiam-100ep', 'cifar10/linear')]:.1f} ± 0.6 (n=2) | -3.0 |" in line
+    assert f"| {expected[('simsiam-100ep', 'cifar10/linear top1')]:.1f} ± 0.6 (n=2) [-3.0] |" in line
+    assert f"| {BASE} (baseline) |" in text
     assert "![" in text and "(report_bars.png)" in text and "Published reference figures" in text
 
 
@@ -206,21 +273,38 @@ def test_unknown_baseline_and_empty_results_are_clear_errors_and_write_nothing(r
     assert "evalsuite: error: baseline 'nope'" in capsys.readouterr().err
 
 
+#: Run in the page after load: the page's width, the transfer table's, and images fully loaded.
+PROBE = """<script>window.addEventListener("load", () => {
+  const imgs = [...document.images];
+  document.body.setAttribute("data-probe", JSON.stringify({
+    page: document.documentElement.scrollWidth, table: document.getElementById("transfer").scrollWidth,
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length}));
+});</script></body>"""
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_html_renders_in_headless_chromium(results, tmp_path):
-    import matplotlib.image as mpimg
+def test_html_renders_in_headless_chromium_within_1280_px(results, tmp_path):
+    """Eight datasets, seeds and a baseline (the widest cells) plus the published table."""
+    import json
 
     folder, expected = results
+    for label, (kind, method, epochs, accs) in CHECKPOINTS.items():
+        for dataset in ("pets", "flowers", "cars", "aircraft", "food"):
+            for seed in (0, 1, 2):
+                write_row(row_path(folder, label, "linear", f"imagefolder:/data/{dataset}", seed), {
+                    "schema_version": SCHEMA_VERSION, "task": "linear", "dataset": f"imagefolder:/data/{dataset}",
+                    "seed": seed, "checkpoint": {"label": label, "kind": kind, "method": method, "epochs": epochs},
+                    "metric": "top1", "value": 0.5 + 0.01 * seed, "protocol_id": "linear-protocol"})
     out = tmp_path / "report.html"
     make_report(folder, out, BASE, published=True)
+    probed = tmp_path / "probed.html"
+    probed.write_text(out.read_text().replace("</body>", PROBE))
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-    shot = tmp_path / "shot.png"
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1400,1600", out.as_uri()],
-                   check=True, capture_output=True, timeout=120)
-    pixels = mpimg.imread(shot)[..., :3]  # H x W x 3 in [0, 1]
-    assert pixels.shape[:2] == (1600, 1400)
-    saturation = pixels.max(axis=2) - pixels.min(axis=2)
-    assert (saturation > 0.4).mean() > 0.01, "no coloured plot pixels: the embedded images did not render"
-    dom = subprocess.run([*flags, "--dump-dom", out.as_uri()], check=True, capture_output=True, text=True, timeout=120).stdout
-    assert 'id="leaderboard"' in dom and f"{100 * expected[('byol-100ep', 'cifar10/linear')]:.1f} ± 0.6 (n=2)" in dom
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--window-size=1280,1000", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", probed.as_uri()], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert probe["images"] == 3 and probe["loaded"] == 3, probe
+    assert probe["page"] <= 1280 and probe["table"] <= 1280, probe  # no horizontal scrolling, not even inside
+    assert "imagefolder:pets" in dom and f"{expected[('byol-100ep', 'cifar10/linear top1')]:.1f}" in dom

@@ -52,10 +52,10 @@ def test_seeds_rows_and_leaderboard_cells(tmp_path):
     # hand-checkable cells: 50, 60, 70 -> mean 60.0, sample std 10.0, n 3
     set_values(sorted(p for p in written if "__knn__" in p.name), [0.5, 0.6, 0.7])
     means, display = build(read_rows(results))
-    assert display.at["A", "digits/knn"] == "60.0 ± 10.0 (n=3)"
-    assert means.at["A", "digits/knn"] == pytest.approx(0.6)
+    assert display.at["A", "digits/knn top1@20"] == "60.0 ± 10.0 (n=3)"
+    assert means.at["A", "digits/knn top1@20"] == pytest.approx(60.0)  # percent
     # 95% Student-t interval: t(0.975, 2) = 4.303 x 10 / sqrt(3) = 24.8
-    assert build(read_rows(results), spread="ci95")[1].at["A", "digits/knn"] == "60.0 ± 24.8 (95% CI, n=3)"
+    assert build(read_rows(results), spread="ci95")[1].at["A", "digits/knn top1@20"] == "60.0 ± 24.8 (95% CI, n=3)"
     with pytest.raises(EvalsuiteError, match="unknown spread 'sem'; valid spreads are: std, ci95"):
         build(read_rows(results), spread="sem")
 
@@ -67,7 +67,7 @@ def test_seeds_rows_and_leaderboard_cells(tmp_path):
     pids = {r["protocol_id"] for r in rows if r["task"] == "knn"}
     assert len(pids) == 2
     means, display = build(rows)
-    knn_cols = sorted(c for c in display.columns if c.startswith("digits/knn"))
+    knn_cols = sorted(c for c in display.columns if c.startswith("digits/knn top1@20"))
     assert len(knn_cols) == 2 and all("[" in c for c in knn_cols)
     cell = {c: display.at["A", c] for c in knn_cols}
     assert "60.0 ± 10.0 (n=3)" in cell.values()

@@ -46,11 +46,13 @@ BLOCK_TITLE = "Published figures, same columns (quoted from papers, not measured
 
 def published_grid(published: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Published figures in the measured leaderboard's shape: one row per (method, arch, epochs,
-    paper, table), one column per ``dataset/task`` (the leaderboard's own column names). The
+    paper, table), one column per ``dataset/task metric`` (the leaderboard's own column names). The
     measured ``columns`` come first and in their order, blank where nothing was published, so
     the two tables line up; columns only the papers have follow. Values are strings (% as printed)."""
+    from evalsuite.leaderboard import metric_label
+
     frame = published.copy()
-    frame["column"] = frame["dataset"] + "/" + frame["task"]
+    frame["column"] = frame["dataset"] + "/" + frame["task"] + " " + frame["metric"].astype(str).map(metric_label)
     epochs = frame["epochs"].map(lambda v: "" if pd.isna(v) else f", {int(v)} ep")
     frame["row"] = frame["method"] + " (" + frame["arch"] + epochs + ")"
     frame["source"] = frame["paper"].str.split(",").str[0] + ", " + frame["table"]
@@ -66,11 +68,14 @@ def published_grid(published: pd.DataFrame, columns: list[str] | None = None) ->
 def published_block(results_dir: str | Path, baseline: str | None, fmt: str, spread: str) -> str:
     """The published grid rendered like the leaderboard of ``results_dir`` and on its columns,
     under its own title (``evalsuite leaderboard --published``)."""
-    from evalsuite.leaderboard import build, render
+    from evalsuite.leaderboard import DELTA, RANK, build, render_table
     from evalsuite.results import read_rows
 
+    if fmt == "json":
+        raise EvalsuiteError("--published does not combine with --format json (one JSON document per call); "
+                             "read the published figures from results/published/*.csv")
     means, _ = build(read_rows(results_dir), baseline, spread)
-    measured = [c for c in means.columns if "/" in c]  # dataset/task columns, not 'mean rank' or deltas
+    measured = [c for c in means.columns if c != RANK and not c.startswith(DELTA)]
     grid = published_grid(load_published(), measured)
     title = {"md": f"\n## {BLOCK_TITLE}\n\n", "csv": f"\n# {BLOCK_TITLE}\n"}.get(fmt, f"\n{BLOCK_TITLE}\n")
-    return title + render(grid, grid, fmt)
+    return title + render_table(grid, "published", fmt, "published-grid")

@@ -1,5 +1,6 @@
 """The report's numbers: the leaderboard (``evalsuite.leaderboard.build``) plus, per checkpoint,
-its kind, method, epochs and on how many columns it beats the baseline."""
+its kind, method, epochs and on how many columns it beats the baseline, and per column its
+dataset, task, metric, spread and n (for the grouped header and the error bars)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from evalsuite.leaderboard import build
-
-DELTA = "Δ "
+from evalsuite.leaderboard import DELTA, RANK, best_cells, build, cells, checkpoint_names, rows_frame
 
 
 @dataclass
 class Summary:
-    """Everything the renderers need; values are fractions in [0, 1], deltas too."""
+    """Everything the renderers need; values are percent, deltas in points."""
 
-    means: pd.DataFrame     # checkpoint x column (+ 'mean rank'), sorted by mean rank
+    means: pd.DataFrame     # checkpoint x column (+ 'mean rank', Δ columns), sorted by mean rank
     display: pd.DataFrame   # same shape, strings as the leaderboard prints them
-    columns: list[str]      # the measured (dataset/task) columns
+    columns: list[str]      # the measured columns, grouped by task then dataset
+    parts: pd.DataFrame     # column -> dataset, task, metric
+    stds: pd.DataFrame      # checkpoint x column: sample std over seeds (0 for one seed)
+    ns: pd.DataFrame        # checkpoint x column: seeds averaged (NaN where not measured)
     info: pd.DataFrame      # checkpoint -> kind, method, arch, epochs
     baseline: str | None
     wins: pd.Series         # checkpoint -> "k/n" columns beating the baseline (NaN-free)
@@ -26,13 +28,29 @@ class Summary:
     def deltas(self) -> pd.DataFrame:
         return self.means[[DELTA + c for c in self.columns]].rename(columns=lambda c: c[len(DELTA):])
 
+    def best(self) -> pd.DataFrame:
+        return best_cells(self.means, self.columns)
+
+    @property
+    def rank_columns(self) -> list[str]:
+        return self.means.attrs.get("rank_columns", [])
+
+
+#: Column groups in the order transfer tables print them: frozen-feature probes, then low-shot,
+#: fine-tuning and detection; tasks not listed follow alphabetically.
+TASK_ORDER = ("knn", "linear", "linear_sgd", "lowshot", "finetune", "detection")
+
+
+def task_order(task: str) -> tuple[int, str]:
+    return (TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER), task)
+
 
 def checkpoint_info(rows: list[dict]) -> pd.DataFrame:
     """One record per checkpoint label (the first row seen names its kind, method, arch, epochs)."""
     seen: dict[str, dict] = {}
-    for r in rows:
+    for r, name in zip(rows, checkpoint_names(rows)):  # the leaderboard's names (label [sha] where two files share one)
         c = r["checkpoint"]
-        seen.setdefault(c["label"], {"kind": c.get("kind") or "ssl", "method": c.get("method") or "",
+        seen.setdefault(name, {"kind": c.get("kind") or "ssl", "method": c.get("method") or "",
                                      "arch": c.get("arch") or "", "epochs": c.get("epochs")})
     frame = pd.DataFrame.from_dict(seen, orient="index")
     frame["epochs"] = pd.to_numeric(frame["epochs"], errors="coerce").astype("Int64")
@@ -54,7 +72,13 @@ def count_wins(means: pd.DataFrame, columns: list[str], baseline: str) -> pd.Ser
 
 def summarize(rows: list[dict], baseline: str | None) -> Summary:
     means, display = build(rows, baseline)
-    columns = [c for c in means.columns if c != "mean rank" and not c.startswith(DELTA)]
+    c = cells(rows_frame(rows))
+    parts = c.drop_duplicates("column").set_index("column")[["dataset", "task", "metric"]]
+    columns = sorted(parts.index, key=lambda col: (task_order(parts.at[col, "task"]), parts.at[col, "dataset"], col))
+    stds, ns = (c.pivot(index="checkpoint", columns="column", values=v).reindex(means.index) for v in ("std", "n"))
     wins = count_wins(means, columns, baseline) if baseline else pd.Series("", index=means.index)
     info = checkpoint_info(rows).loc[means.index]
-    return Summary(means, display, columns, info, baseline, wins)
+    return Summary(means, display, columns, parts.loc[columns], stds, ns, info, baseline, wins)
+
+
+__all__ = ["DELTA", "RANK", "Summary", "summarize"]

@@ -1,0 +1,86 @@
+"""The leaderboard's names and formats: short dataset labels, the metric in every column name,
+mean rank over shared columns only, tidy CSV/JSON in percent with std, n and ci95, booktabs LaTeX
+and HTML without pandas' index row, best of each column in bold."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from evalsuite.cli import main
+from evalsuite.leaderboard import TIDY, build, dataset_labels
+from evalsuite.results import SCHEMA_VERSION, row_path, write_row
+
+
+def _write(folder, label, task, dataset, values, metric="top1@k=20"):
+    for seed, value in enumerate(values):
+        write_row(row_path(folder, label, task, dataset, seed), {
+            "schema_version": SCHEMA_VERSION, "checkpoint": {"label": label}, "task": task, "dataset": dataset,
+            "seed": seed, "metric": metric, "value": value, "protocol_id": task})
+
+
+@pytest.fixture
+def board(tmp_path):
+    """a and b on kNN over an image folder and CIFAR-10; 'det' only on detection (it scores 0.9)."""
+    _write(tmp_path, "a", "knn", "imagefolder:/home/u/data/pets", [0.80, 0.82, 0.84])
+    _write(tmp_path, "b", "knn", "imagefolder:/home/u/data/pets", [0.70])
+    _write(tmp_path, "a", "knn", "cifar10", [0.60])
+    _write(tmp_path, "b", "knn", "cifar10", [0.65])
+    _write(tmp_path, "det", "detection", "voc:/tmp/bccd/BCCD", [0.9], metric="AP")
+    return tmp_path
+
+
+def test_labels_are_short_stable_and_unambiguous():
+    assert dataset_labels(["cifar10", "imagefolder:/a/x/pets", "imagefolder:/b/flowers/"]) == {
+        "cifar10": "cifar10", "imagefolder:/a/x/pets": "imagefolder:pets", "imagefolder:/b/flowers/": "imagefolder:flowers"}
+    two = dataset_labels(["imagefolder:/a/x/pets", "imagefolder:/b/y/pets"])
+    assert two == {"imagefolder:/a/x/pets": "imagefolder:x/pets", "imagefolder:/b/y/pets": "imagefolder:y/pets"}
+    assert dataset_labels(["coco:/d/annotations/instances_val2017.json:/d/val2017"]) == {
+        "coco:/d/annotations/instances_val2017.json:/d/val2017": "coco:instances_val2017"}
+
+
+def test_columns_name_their_metric_and_rank_only_shared_columns(board):
+    from evalsuite.results import read_rows
+
+    means, display = build(read_rows(board), baseline="b")
+    assert {"imagefolder:pets/knn top1@20", "cifar10/knn top1@20", "voc:BCCD/detection AP"} <= set(means.columns)
+    # 'det' was measured on one column nobody else has: shown, not ranked (it would tie for first)
+    assert means.loc["a", "mean rank"] == 1.5 and means.loc["b", "mean rank"] == 1.5
+    assert pd.isna(means.loc["det", "mean rank"]) and display.loc["det", "mean rank"] == "-"
+    assert list(means.index)[-1] == "det"
+    assert display.loc["a", "imagefolder:pets/knn top1@20"] == "82.0 ± 2.0 (n=3)"
+
+
+def test_csv_and_json_are_tidy_percent_with_spread(board, capsys):
+    assert main(["leaderboard", "--results", str(board), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert tuple(table.columns) == TIDY
+    a = table[(table.checkpoint == "a") & (table.dataset == "imagefolder:pets")].iloc[0]
+    assert (a.task, a.metric, a.n, a.protocol_id) == ("knn", "top1@20", 3, "knn")
+    assert a["mean"] == pytest.approx(82.0) and a["std"] == pytest.approx(2.0)
+    assert a["ci95"] == pytest.approx(4.303 * 2.0 / 3 ** 0.5, abs=1e-3)  # t(0.975, 2) x std / sqrt(n)
+    assert a.dataset_source == "imagefolder:/home/u/data/pets"
+    assert main(["leaderboard", "--results", str(board), "--format", "json", "--baseline", "b"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unit"] == "percent" and data["baseline"] == "b" and len(data["cells"]) == 5
+    assert sorted(data["rank_columns"]) == ["cifar10/knn top1@20", "imagefolder:pets/knn top1@20"]
+    assert {r["checkpoint"]: r["mean_rank"] for r in data["ranking"]} == {"a": 1.5, "b": 1.5, "det": None}
+
+
+def test_latex_html_md_are_clean_and_bold_the_best(board, capsys):
+    assert main(["leaderboard", "--results", str(board), "--format", "latex"]) == 0
+    tex = capsys.readouterr().out
+    lines = tex.splitlines()
+    assert lines[0] == r"\begin{tabular}{lrrrr}" and lines[1] == r"\toprule" and lines[3] == r"\midrule"
+    assert lines[2].startswith("checkpoint & ") and r"\bottomrule" in lines
+    assert r"a & 60.0 & \textbf{82.0 $\pm$ 2.0 (n=3)} & - & 1.50 \\" in tex and r"\textbf{90.0}" not in tex  # a lone value is no "best"
+    assert main(["leaderboard", "--results", str(board), "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert page.count("<tr>") == 4 and "<th>checkpoint</th>" in page and "<th></th>" not in page
+    assert "<td><b>82.0 ± 2.0 (n=3)</b></td>" in page
+    assert main(["leaderboard", "--results", str(board), "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert "| a | **65.0**" not in md and "| b | **65.0** |" in md and "not ranked: det" in md
