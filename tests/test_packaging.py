@@ -84,12 +84,19 @@ def test_wheel_reads_its_own_package_data(installed):
 
 
 def test_wheel_evaluates_and_pretrains_from_another_directory(installed):
-    cwd = Path(installed[1]["_cwd"])
-    cli(installed, "eval", "random", "--arch", "resnet_tiny", "--datasets", "digits", "--tasks", "knn",
-        "--results", "rows", "--device", "cpu", "--quiet")
+    """One interpreter start for both (torch's import is most of the time): the installed
+    package's own command-line entry point, run from a folder with no recipes in it."""
+    bin_dir, env = installed
+    cwd = Path(env["_cwd"])
+    steps = [["eval", "random", "--arch", "resnet_tiny", "--datasets", "digits", "--tasks", "knn",
+              "--results", "rows", "--device", "cpu", "--quiet"],
+             ["pretrain", "simsiam_digits_tiny", "--work-dir", "w", "--device", "cpu", "--cfg-options", "epochs=1",
+              "batch_size=16", "data.limit=48", "method.dim=32", "method.pred_hidden=8"]]
+    code = ("import sys, evalsuite.cli as c; assert '/site-packages/' in c.__file__, c.__file__; "
+            f"sys.exit(max(c.main(a) for a in {steps!r}))")
+    run([str(bin_dir / "python"), "-c", code], cwd, {k: v for k, v in env.items() if k != "_cwd"})
     (row,) = (cwd / "rows").glob("*.json")
     assert "__knn__digits__" in row.name
-    cli(installed, "pretrain", "simsiam_digits_tiny", "--cfg-options", "epochs=1", "--work-dir", "w", "--device", "cpu")
     assert (cwd / "w" / "backbone.pth").is_file()
 
 

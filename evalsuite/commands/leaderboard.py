@@ -8,13 +8,13 @@ from pathlib import Path
 from evalsuite.cliopts import RESULTS_HELP, results_dir
 
 NAME = "leaderboard"
-HELP = "print the leaderboard of a results folder (md, csv, html or latex)"
+HELP = "print the leaderboard of a results folder (md, csv, json, html or latex)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--baseline", help="checkpoint label to add a delta column against")
-    p.add_argument("--format", default="md", help="md, csv, html or latex")
+    p.add_argument("--format", default="md", help="md, csv or json (tidy long form, percent), html or latex (booktabs)")
     p.add_argument("--spread", default="std", help="std (sample std over seeds) or ci95 (95%% Student-t interval)")
     p.add_argument("--published", action="store_true",
                    help="add the published reference figures (results/published) as a separate block on the same columns")
