@@ -36,7 +36,7 @@ def test_pretrain_is_quiet_and_keeps_everything_in_the_log(tmp_path, capsys):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            out, err, log = _pretrain(tmp_path, capsys)
+            out, err, log = _pretrain(tmp_path, capsys, "--cache-dir", str(tmp_path / "root"))
     finally:
         EpochProgressHook.before_train_epoch = original
     assert not any(s in out + err for s in MMENGINE_DUMP) and "deprecated" not in out + err
@@ -45,6 +45,7 @@ def test_pretrain_is_quiet_and_keeps_everything_in_the_log(tmp_path, capsys):
     assert len(epoch_lines) == 1 and all(f"{k}=" in epoch_lines[0] for k in ("loss", "std", "img_per_s", "knn"))
     assert "epoch 1/1: 100%" in err and "img/s]" in err  # the epoch's bar: 48 images, rate and ETA
     assert len(out.splitlines()) <= 3
+    assert list((tmp_path / "root").iterdir()) == [tmp_path / "root" / "decoded"]  # pretrain's cache, same root
 
 
 def test_verbose_shows_mmengine_on_the_terminal(tmp_path, capsys):

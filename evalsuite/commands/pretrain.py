@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from evalsuite.cliopts import parse_cfg_options
 
@@ -17,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override recipe keys, e.g. epochs=20")
     p.add_argument("--launcher", default="none", help="none, pytorch (torchrun) or slurm")
     p.add_argument("--device", default=None, help="cpu to force the CPU (default: CUDA when available)")
+    p.add_argument("--cache-dir", help="folder of every cache, here the decoded training images (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--verbose", action="store_true", help="show mmengine's environment, config, hooks and warnings on the terminal too (they are always in the work dir's log file)")
     p.add_argument("--local-rank", "--local_rank", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.pretrain.dist import world
     from evalsuite.pretrain.trainer import run_pretrain
 
+    if args.cache_dir:  # the one cache root evalsuite.features.cache_root reads, as for eval's --cache-dir
+        os.environ["EVALSUITE_CACHE"] = args.cache_dir
     with console(args.verbose):
         out = run_pretrain(args.recipe, args.work_dir, args.resume, options, args.launcher, args.device)
     if world()[0] != 0:
