@@ -18,7 +18,7 @@ from evalsuite.tabular import html_table, md_table
 
 PUBLISHED_TITLE = "Published reference figures (quoted from papers, not measured by this project)"
 PUBLISHED_SHOWN = ("method", "arch", "epochs", "dataset", "task", "metric", "value", "paper", "table", "protocol", "verified")
-TEXT_COLUMNS = {"method", "arch", "dataset", "task", "metric", "paper", "table", "protocol", "verified"}
+TEXT_COLUMNS = {"method", "arch", "dataset", "task", "metric", "paper", "table", "protocol", "verified", "source"}
 #: Fits a 1,280 px window: the page never grows wider; a table wider still scrolls in its own box.
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1220px; padding: 0 1em; color: #222; }
@@ -29,7 +29,7 @@ thead th { white-space: normal; max-width: 7em; overflow-wrap: break-word; }
 thead th { border-bottom: 1px solid #444; font-weight: 600; }
 thead tr:first-child th { border-top: 2px solid #222; } tbody tr:last-child td { border-bottom: 2px solid #222; }
 th.task { text-align: center; border-bottom: 1px solid #888; }
-td.text, th.text { text-align: left; } td { white-space: nowrap; } td.text { white-space: normal; min-width: 9em; max-width: 15em; }
+td.text, th.text { text-align: left; } td { white-space: nowrap; } td.text { white-space: normal; min-width: 12em; max-width: 16em; }
 td .sd { color: #555; font-size: 11px; margin-left: 2px; } td .d { display: block; font-size: 11px; color: #555; }
 td .pos { color: #1a7f37; } td .neg { color: #b42318; }
 tr.baseline td { background: #f1f4fa; } .tag { font-size: 10px; border: 1px solid #789; border-radius: 3px; padding: 0 3px; margin-left: 4px; }
@@ -143,6 +143,11 @@ def published_table(published: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("").astype(str)
 
 
+def _text(column: str, _: str) -> str:
+    """CSS class of a published-table cell: words left, numbers right."""
+    return "text" if column in TEXT_COLUMNS else ""
+
+
 def _intro(s: Summary) -> list[str]:
     """Plain sentences: units, spread, baseline, what the mean rank averages."""
     out = ["Values in % (AP for detection), mean over seeds; ± is the sample std where a cell averages "
@@ -180,9 +185,8 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
                   "<p>Values in % as printed in the source. Different data, protocols and training budgets from the "
                   "measured table above: compare with care.</p>",
                   '<div class="scroll">',
-                  html_table(published_grid(published, list(s.columns)), "published-grid", "published"),
-                  html_table(published_table(published), "published", None,
-                             cell_class=lambda column, _: "text" if column in TEXT_COLUMNS else ""),
+                  html_table(published_grid(published, list(s.columns)), "published-grid", "published", cell_class=_text),
+                  html_table(published_table(published), "published", None, cell_class=_text),
                   "</div></section>"]
     parts.append("</body></html>\n")
     return "\n".join(parts)
