@@ -29,12 +29,13 @@ thead th { white-space: normal; max-width: 7em; overflow-wrap: break-word; }
 thead th { border-bottom: 1px solid #444; font-weight: 600; }
 thead tr:first-child th { border-top: 2px solid #222; } tbody tr:last-child td { border-bottom: 2px solid #222; }
 th.task { text-align: center; border-bottom: 1px solid #888; }
-td.text, th.text { text-align: left; } td { white-space: nowrap; } td.text { white-space: normal; min-width: 12em; max-width: 16em; }
+td.text, th.text { text-align: left; } td { white-space: nowrap; } td.text { white-space: normal; } #transfer td.text { min-width: 12em; max-width: 16em; }
 td .sd { color: #555; font-size: 11px; margin-left: 2px; } td .d { display: block; font-size: 11px; color: #555; }
 td .pos { color: #1a7f37; } td .neg { color: #b42318; }
 tr.baseline td { background: #f1f4fa; } .tag { font-size: 10px; border: 1px solid #789; border-radius: 3px; padding: 0 3px; margin-left: 4px; }
 section.published { border: 2px dashed #a06; padding: 0 1em 0.5em; margin-top: 2.5em; background: #fbf3f7; }
-section.published h2 { color: #a06; } section.published td { white-space: normal; min-width: 3em; }
+section.published h2 { color: #a06; } section.published table { font-size: 12px; }
+section.published td { white-space: normal; overflow-wrap: anywhere; min-width: 3em; max-width: 20em; }
 figure { margin: 0.5em 0 1.5em; } img { max-width: 100%; height: auto; display: block; }
 """
 
@@ -143,6 +144,13 @@ def published_table(published: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("").astype(str)
 
 
+def _grid(s: Summary, published: pd.DataFrame) -> pd.DataFrame:
+    """The published grid on the measured columns, less the columns nothing was published for
+    (in the report the grid stands apart, so blank columns only widen it)."""
+    grid = published_grid(published, list(s.columns))
+    return grid.loc[:, (grid != "").any()]
+
+
 def _text(column: str, _: str) -> str:
     """CSS class of a published-table cell: words left, numbers right."""
     return "text" if column in TEXT_COLUMNS else ""
@@ -185,7 +193,7 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
                   "<p>Values in % as printed in the source. Different data, protocols and training budgets from the "
                   "measured table above: compare with care.</p>",
                   '<div class="scroll">',
-                  html_table(published_grid(published, list(s.columns)), "published-grid", "published", cell_class=_text),
+                  html_table(_grid(s, published), "published-grid", "published", cell_class=_text),
                   html_table(published_table(published), "published", None, cell_class=_text),
                   "</div></section>"]
     parts.append("</body></html>\n")
@@ -199,6 +207,6 @@ def to_markdown(s: Summary, image_files: dict[str, tuple[str, str]], published: 
         parts.append("## Figures (measured rows only)\n")
         parts += [f"![{caption}]({name})\n" for caption, name in image_files.values()]
     if published is not None:
-        parts += ["---\n", f"## {PUBLISHED_TITLE}\n", md_table(published_grid(published, list(s.columns)), "published"),
+        parts += ["---\n", f"## {PUBLISHED_TITLE}\n", md_table(_grid(s, published), "published"),
                   md_table(published_table(published), None)]
     return "\n".join(parts)
