@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", help="seeds, e.g. 0,1,2 (default: the suite's)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoints")
-    p.add_argument("--cache-dir", help="feature cache folder shared by the jobs")
+    p.add_argument("--cache-dir", help="cache root (features/, decoded/) shared by the jobs (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings")
 
 
