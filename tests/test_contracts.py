@@ -72,12 +72,12 @@ def test_every_task_runs_on_its_data_step_and_writes_one_row(name, tmp_path, one
     assert not row["metrics"] or row["metrics"][row["metric"]] == row["value"]
     fields = dataclasses.fields(cls)  # an ``omit_default`` field is in the row only when set (tasks/base.settings_of)
     assert {f.name for f in fields if not f.metadata.get("omit_default")} <= set(row["settings"]) <= {f.name for f in fields}
-    extra = {k: row[k] for k in ("transform",) if k in row}
+    extra = {k: row[k] for k in ("transform", "precision") if k in row}
     if name == "detection":  # the row states detection's own resize; the id hashes the old name (tasks/detection.py)
         from evalsuite.tasks.detection import LEGACY_ID_TRANSFORM, TRANSFORM
 
         assert row["transform"] == TRANSFORM
-        extra = {"transform": LEGACY_ID_TRANSFORM}
+        extra = {"transform": LEGACY_ID_TRANSFORM, "precision": row["precision"]}
     assert row["protocol_id"] == protocol_id(name, row["settings"], dataset, extra)
     assert row["timings"]["task_s"] >= 0
 

@@ -144,11 +144,15 @@ def published_table(published: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("").astype(str)
 
 
-def _grid(s: Summary, published: pd.DataFrame) -> pd.DataFrame:
-    """The published grid on the measured columns, less the columns nothing was published for
-    (in the report the grid stands apart, so blank columns only widen it)."""
+def _grid(s: Summary, published: pd.DataFrame) -> pd.DataFrame | None:
+    """The published grid on the measured columns that have a published figure (the papers' other
+    columns are in the full table below it); None when no measured column has one."""
     grid = published_grid(published, list(s.columns))
-    return grid.loc[:, (grid != "").any()]
+    shown = [c for c in s.columns if c in grid.columns and (grid[c] != "").any()]
+    if not shown:
+        return None
+    grid = grid[shown + ["source"]]
+    return grid[(grid[shown] != "").any(axis=1)]
 
 
 def _text(column: str, _: str) -> str:
@@ -189,11 +193,12 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
         parts.append(f'<figure id="fig-{name}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     if published is not None:
+        grid = _grid(s, published)
         parts += ['<section class="published">', f"<h2>{html.escape(PUBLISHED_TITLE)}</h2>",
                   "<p>Values in % as printed in the source. Different data, protocols and training budgets from the "
                   "measured table above: compare with care.</p>",
                   '<div class="scroll">',
-                  html_table(_grid(s, published), "published-grid", "published", cell_class=_text),
+                  *([html_table(grid, "published-grid", "published", cell_class=_text)] if grid is not None else []),
                   html_table(published_table(published), "published", None, cell_class=_text),
                   "</div></section>"]
     parts.append("</body></html>\n")
@@ -207,6 +212,7 @@ def to_markdown(s: Summary, image_files: dict[str, tuple[str, str]], published: 
         parts.append("## Figures (measured rows only)\n")
         parts += [f"![{caption}]({name})\n" for caption, name in image_files.values()]
     if published is not None:
-        parts += ["---\n", f"## {PUBLISHED_TITLE}\n", md_table(_grid(s, published), "published"),
+        grid = _grid(s, published)
+        parts += ["---\n", f"## {PUBLISHED_TITLE}\n", *([md_table(grid, "published")] if grid is not None else []),
                   md_table(published_table(published), None)]
     return "\n".join(parts)
