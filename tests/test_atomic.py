@@ -79,8 +79,8 @@ def test_temp_files_of_a_killed_run_are_reclaimed_by_the_next(tmp_path):
 
     from evalsuite.atomic import STALE_S, reclaim_temp
 
-    features = tmp_path / "features"
-    proc = subprocess.run([sys.executable, "-c", _KILLED_WHILE_DECODING, str(features)], env={**os.environ,
+    root = tmp_path  # the cache root: decoded images live in root/decoded
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WHILE_DECODING, str(root)], env={**os.environ,
                           "OMP_NUM_THREADS": "1"}, capture_output=True)
     assert proc.returncode == -9
     decoded = tmp_path / "decoded"
@@ -92,7 +92,7 @@ def test_temp_files_of_a_killed_run_are_reclaimed_by_the_next(tmp_path):
         fresh = decoded / ".new.npy.otherhost-1.efgh.tmp"
         fresh.write_text("x")
         os.utime(old, (time.time() - STALE_S - 60,) * 2)
-        DecodedCache(features)  # the next run
+        DecodedCache(root)  # the next run
         assert not left.exists() and not old.exists()
         assert live.exists() and fresh.exists()
     assert reclaim_temp(decoded) == 0
