@@ -233,3 +233,16 @@ def test_leaderboard_formats(tmp_path, capsys, fmt, marker):
     assert main(["leaderboard", "--results", str(tmp_path), "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert marker in out and ("x/linear top1" in out or fmt == "csv") and "column" not in out
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`evalsuite list archs | head -1`: the pipe closes before evalsuite writes; no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "evalsuite", "list", "archs"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141, err
+    assert "Traceback" not in err and "Error" not in err
