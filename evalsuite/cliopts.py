@@ -9,6 +9,13 @@ _WORDS = {"true": True, "false": False, "none": None}
 RESULTS_HELP = "results folder (default $EVALSUITE_RESULTS, else ~/.local/share/evalsuite/results)"
 
 
+def add_comparison_arguments(p, published_help: str) -> None:
+    """``--results``, ``--baseline`` and ``--published``: what the leaderboard and the report both read."""
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    p.add_argument("--baseline", help="checkpoint label to compare against (Δ), e.g. supervised-resnet50-imagenet1k-v1")
+    p.add_argument("--published", action="store_true", help=published_help)
+
+
 def results_dir(value: str | None) -> str:
     """``--results``, else the user's default store (``evalsuite.results.default_results_dir``)."""
     from evalsuite.results import default_results_dir

@@ -27,29 +27,20 @@ def _headless(model: tv.ResNet, small_input: bool) -> tv.ResNet:
     return model
 
 
-@ARCHS.register_module("resnet18")
-def resnet18(zero_init_residual: bool = False) -> nn.Module:
-    return _headless(tv.resnet18(zero_init_residual=zero_init_residual), small_input=False)
+def _register(name: str, factory, small_input: bool) -> None:
+    """Register torchvision's ``factory`` as ``name``: classifier removed, 3x3 stem if ``small_input``."""
+
+    def build(zero_init_residual: bool = False) -> nn.Module:
+        return _headless(factory(zero_init_residual=zero_init_residual), small_input=small_input)
+
+    build.__name__ = build.__qualname__ = name
+    ARCHS.register_module(name, module=build)
 
 
-@ARCHS.register_module("resnet34")
-def resnet34(zero_init_residual: bool = False) -> nn.Module:
-    return _headless(tv.resnet34(zero_init_residual=zero_init_residual), small_input=False)
-
-
-@ARCHS.register_module("resnet50")
-def resnet50(zero_init_residual: bool = False) -> nn.Module:
-    return _headless(tv.resnet50(zero_init_residual=zero_init_residual), small_input=False)
-
-
-@ARCHS.register_module("cifar_resnet18")
-def cifar_resnet18(zero_init_residual: bool = False) -> nn.Module:
-    return _headless(tv.resnet18(zero_init_residual=zero_init_residual), small_input=True)
-
-
-@ARCHS.register_module("cifar_resnet50")
-def cifar_resnet50(zero_init_residual: bool = False) -> nn.Module:
-    return _headless(tv.resnet50(zero_init_residual=zero_init_residual), small_input=True)
+for _name, _factory, _small in (("resnet18", tv.resnet18, False), ("resnet34", tv.resnet34, False),
+                                ("resnet50", tv.resnet50, False), ("cifar_resnet18", tv.resnet18, True),
+                                ("cifar_resnet50", tv.resnet50, True)):
+    _register(_name, _factory, _small)
 
 
 class _TinyResNet(tv.ResNet):

@@ -5,19 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalsuite.cliopts import RESULTS_HELP, results_dir
+from evalsuite.cliopts import add_comparison_arguments, results_dir
 
 NAME = "leaderboard"
 HELP = "print the leaderboard of a results folder (md, csv, json, html or latex)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    p.add_argument("--baseline", help="checkpoint label to add a delta column against")
+    add_comparison_arguments(p, "add the published reference figures (results/published) as a separate block on the same columns")
     p.add_argument("--format", default="md", help="md, csv or json (tidy long form, percent), html or latex (booktabs)")
     p.add_argument("--spread", default="std", help="std (sample std over seeds) or ci95 (95%% Student-t interval)")
-    p.add_argument("--published", action="store_true",
-                   help="add the published reference figures (results/published) as a separate block on the same columns")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 

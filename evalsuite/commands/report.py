@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from evalsuite.cliopts import RESULTS_HELP, results_dir
+from evalsuite.cliopts import add_comparison_arguments, results_dir
 
 NAME = "report"
 HELP = "write a comparison report (self-contained HTML or Markdown): leaderboard, Δ vs baseline, wins, mean rank, plots"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    p.add_argument("--baseline", help="checkpoint label to compare against, e.g. supervised-resnet50-imagenet1k-v1")
-    p.add_argument("--published", action="store_true", help="add the published reference figures (results/published) as a separate table")
+    add_comparison_arguments(p, "add the published reference figures (results/published) as a separate table")
     p.add_argument("--published-dir", help="folder of published reference CSV files (default results/published)")
     p.add_argument("--format", default="html", help="html (self-contained) or md (PNG figures written beside it)")
     p.add_argument("-o", "--output", required=True, help="report file, e.g. report.html")
