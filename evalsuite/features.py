@@ -54,10 +54,12 @@ class FeatureSettings:
     Args:
         batch_size: images per forward pass.
         num_workers: data-loading processes; -1: none for small splits, else one per core.
+        mode: a ViT's feature mode (``evalsuite.archs.vit.FEATURE_MODES``); None: its default.
     """
 
     batch_size: int = 256
     num_workers: int = -1
+    mode: str | None = None
 
 
 #: Data-loading processes at most, and the split size below which loading stays in-process.

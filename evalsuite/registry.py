@@ -16,7 +16,8 @@ from evalsuite.errors import one_of
 
 #: Contract: a zero-argument factory returning an ``nn.Module`` whose forward maps
 #: (N, 3, H, W) float images to (N, D) features and that has ``num_features == D`` and
-#: ``small_input`` (True for 32 px stems). State-dict keys follow torchvision naming.
+#: ``small_input`` (True for 32 px stems). State-dict keys follow torchvision naming (ViTs: timm's,
+#: with ``train_resolution`` and feature modes; ``evalsuite/archs/vit.py``), no classifier.
 ARCHS = Registry("arch")
 
 #: Contract: a function ``(tensors) -> arch name | None``, called with every tensor dict found in

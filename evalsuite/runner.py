@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from evalsuite.archs.vit import apply_feature_mode
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
 from evalsuite.datasets import build_dataset
 from evalsuite.errors import EvalsuiteError
@@ -157,7 +158,10 @@ def _feature_fn(session: Session, spec):
         if split in memo:
             return memo[split]
         dataset = spec.splits[split]
-        key = FeatureKey(info.sha256, info.arch, spec.name, split, transform_id, len(dataset), source_of(dataset),
+        # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
+        mode = getattr(model, "feature_mode", None)
+        arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
+        key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
                          compute_precision(session.device))
         got = cache.get(key)
         if got is None:
@@ -186,7 +190,8 @@ def feature_step(dataset_name: str, session: Session) -> Prepared:
         return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
-    return Prepared(spec, {"transform": transform_id}, context)
+    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
+    return Prepared(spec, {"transform": transform_id, **({"feature_mode": mode} if mode else {})}, context)
 
 
 def data_step(tasks: dict) -> DataStep:
@@ -237,6 +242,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
     check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
     model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
                                           allow_nonfinite=req.allow_nonfinite)
+    apply_feature_mode(model, cfg.get("features", {}).get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
     label = req.name or default_label(info)
     work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
     session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,

@@ -7,3 +7,5 @@ tasks = ["knn", "linear"]
 datasets = ["digits"]
 
 features = dict(batch_size=256, num_workers=-1)  # -1: 0 workers for small sets, else one per core
+# ViTs also take features.mode: cls (default; avgpool without a class token), avgpool, cls+avgpool or
+# cls_last4 (DINO linear eval, Caron et al. 2021, App. B); see evalsuite/archs/vit.py. ResNets have none.

@@ -20,6 +20,7 @@ from evalsuite.checkpoint.formats.evalsuite_native import FORMAT_VERSION
 from evalsuite.checkpoint.io import read_checkpoint
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import FORMATS, load_builtins, names
+from tests.test_layouts_vit import LAYOUTS as VIT_LAYOUTS
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def _prefixed(sd, prefix):
     return {prefix + k: v for k, v in sd.items()}
 
 
+VIT_LAYOUT_FORMATS = {entry[2] for entry in VIT_LAYOUTS.values()}
 LIGHTLY_INDEX = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
 
 
@@ -76,6 +78,11 @@ def layouts(sd):
         "vissl": ({"phase_idx": 99, "classy_state_dict": {"base_model": {"model": {
             "trunk": _prefixed(bb, "_feature_blocks."), "heads": {"0.clf.0.weight": torch.randn(128, 512)}}}}}, ".torch"),
         "timm": ({"epoch": 90, "arch": "resnet18", "version": 2, "state_dict": sd, "metric": 69.7}, ".pth.tar"),
+        # facebookresearch/dino main_dino.py save_dict, ResNet: with BatchNorm the teacher is DDP-wrapped too, and
+        # MultiCropWrapper sets fc to Identity ('args', an argparse.Namespace, left out: it needs --trust-checkpoint)
+        "dino": ({"student": _prefixed({k: v + 1 for k, v in bb.items()}, "module.backbone."),
+                  "teacher": {**_prefixed(bb, "module.backbone."), "module.head.mlp.0.weight": torch.randn(64, 512)},
+                  "optimizer": {"state": {}}, "epoch": 800, "dino_loss": {"center": torch.zeros(1, 64)}}, ".pth"),
         "detectron2": ({"model": d2, "__author__": "MOCO", "matching_heuristics": True}, ".pkl"),
         "detectron2_fpn": ({"model": {**_prefixed(to_detectron2(sd), "backbone.bottom_up."),
                                       "proposal_generator.rpn_head.conv.weight": torch.randn(4, 4)}, "iteration": 10}, ".pth"),
@@ -103,6 +110,8 @@ def _format(name):
 @pytest.mark.parametrize("fmt", [*names(FORMATS), "structural"])
 def test_every_format_round_trips(tmp_path, tv_sd, fmt):
     variants = {name: v for name, v in layouts(tv_sd).items() if _format(name) == fmt}
+    if not variants and fmt in VIT_LAYOUT_FORMATS:  # ViT-only layouts round-trip in tests/test_layouts_vit.py
+        return
     assert variants, f"format {fmt!r} has no layout in layouts(); add its real on-disk layout there"
     for name, (obj, suffix) in variants.items():
         path = _write(tmp_path, name, obj, suffix)

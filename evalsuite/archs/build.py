@@ -7,6 +7,7 @@ import inspect
 
 from torch import nn
 
+from evalsuite.archs.vit import build_vit
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import ARCHS, get
 
@@ -17,18 +18,22 @@ def build_backbone(name: str, **options) -> nn.Module:
     ``options`` are the arch's own construction options (``zero_init_residual`` for ResNets);
     an option the arch does not take is an error naming it.
 
-    ``name`` is a registered arch (``evalsuite list archs``) or ``pkg.module:callable``: a
+    ``name`` is a registered arch (``evalsuite list archs``), ``timm:NAME`` or ``pkg.module:callable``: a
     callable returning either a feature extractor whose forward gives (N, D), or a classifier
     whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped.
     """
-    if ":" in name:
+    model = build_vit(name)  # timm:NAME, and ViT names at any resolution (vit_small_patch14_ls_518)
+    if model is not None and options:
+        raise EvalsuiteError(f"arch {name!r} has no option {sorted(options)[0]!r}; it takes: no options")
+    if model is None and ":" in name:
         return _build_custom(name, options)
-    factory = get(ARCHS, name)
-    unknown = sorted(set(options) - set(inspect.signature(factory).parameters))
-    if unknown:
-        raise EvalsuiteError(f"arch {name!r} has no option {unknown[0]!r}; it takes: "
-                             f"{', '.join(inspect.signature(factory).parameters) or 'no options'}")
-    model = factory(**options)
+    if model is None:
+        factory = get(ARCHS, name)
+        unknown = sorted(set(options) - set(inspect.signature(factory).parameters))
+        if unknown:
+            raise EvalsuiteError(f"arch {name!r} has no option {unknown[0]!r}; it takes: "
+                                 f"{', '.join(inspect.signature(factory).parameters) or 'no options'}")
+        model = factory(**options)
     model.arch_name = name
     return model
 

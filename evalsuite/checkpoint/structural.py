@@ -36,6 +36,7 @@ CONVENTIONS = (
     ("online", "target", "BYOL evaluates the online network (Grill et al. 2020, Sec. 3.1)"),
     ("backbone", "momentum_backbone", "solo-learn evaluates the online backbone (its main_linear.py keeps backbone.)"),
     ("state_dict_ema", "state_dict", "timm's train.py validates and ranks the EMA weights when it keeps them"),
+    ("target_encoder", "encoder", "I-JEPA evaluates the target encoder (Assran et al. 2023; ijepa src/train.py)"),
 )
 
 _MAX_DEPTH = 8

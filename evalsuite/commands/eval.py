@@ -12,7 +12,8 @@ HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one resul
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint file, or 'random' for random init of --arch")
-    p.add_argument("--arch", help="registered arch (evalsuite list archs) or pkg.module:callable; inferred when omitted")
+    p.add_argument("--arch", help="registered arch (evalsuite list archs), timm:NAME or pkg.module:callable; "
+                                  "inferred when omitted")
     p.add_argument("--suite", help="suite recipe (default tasks/default.py)")
     p.add_argument("--tasks", help="comma-separated tasks of the suite to run, e.g. knn,linear")
     p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")

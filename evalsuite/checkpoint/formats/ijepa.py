@@ -1,0 +1,30 @@
+"""Official I-JEPA checkpoints (Assran et al. 2023): the target encoder.
+
+facebookresearch/ijepa ``src/train.py`` ``save_checkpoint`` writes ``{'encoder', 'predictor',
+'target_encoder', 'opt', 'scaler', 'epoch', 'loss', 'batch_size', 'world_size', 'lr'}``; each
+network is DDP-wrapped (``module.``) when trained on more than one process. Its
+``src/models/vision_transformer.py`` has timm's naming and no class token (arch ``vit_*_gap``).
+The target (EMA) encoder is the one I-JEPA evaluates, average-pooled (paper, Sec. 3 and App. A):
+the structural search takes it by that convention (``structural.CONVENTIONS``); this adapter
+names the method and epochs.
+"""
+
+from __future__ import annotations
+
+from evalsuite.registry import FORMATS
+
+
+@FORMATS.register_module("ijepa")
+class IJEPAFormat:
+    name = "ijepa"
+
+    @staticmethod
+    def detect(obj: dict) -> bool:
+        return isinstance(obj.get("target_encoder"), dict) and "predictor" in obj
+
+    @staticmethod
+    def convert(obj: dict):
+        meta = {"method": "ijepa"}
+        if isinstance(obj.get("epoch"), int):
+            meta["epochs"] = obj["epoch"]  # save_checkpoint(epoch + 1): epochs done
+        return None, meta
