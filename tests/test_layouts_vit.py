@@ -347,7 +347,7 @@ def test_dino_vit_checkpoint_evaluates_end_to_end_with_its_feature_mode(tmp_path
     (row,) = read_rows(tmp_path / "r")
     assert row["feature_mode"] == "cls_last4" and row["value"] > 0.3  # far above 10 digit classes' chance
     assert row["checkpoint"]["format"] == "dino" and row["checkpoint"]["epochs"] == 100
-    extra = {"transform": row["transform"]}
+    extra = {"transform": row["transform"], "precision": row["precision"]}
     assert row["protocol_id"] == protocol_id("knn", row["settings"], "digits", {**extra, "feature_mode": "cls_last4"})
     assert row["protocol_id"] != protocol_id("knn", row["settings"], "digits", {**extra, "feature_mode": "cls"})
 
