@@ -30,6 +30,7 @@ from torchvision.transforms import v2 as T
 
 from evalsuite.atomic import atomic_path, reclaim_temp
 from evalsuite.datasets.images import READ_ERRORS, bad_image
+from evalsuite.errors import EvalsuiteError
 from evalsuite.paths import cache_root
 from evalsuite.progress import progress
 
@@ -181,8 +182,28 @@ def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: t
     feats = []
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=compute_precision(device) == "bf16"):
         for images in batches:
-            feats.append(model(normalize_batch(images, device)).float())  # (B, D)
+            out = model(normalize_batch(images, device))
+            if not feats:
+                check_feature_size(model, out, tuple(images.shape))
+            feats.append(out.float())  # (B, D)
     return torch.cat(feats)
+
+
+def check_feature_size(model: nn.Module, out: torch.Tensor, image_shape: tuple) -> None:
+    """The first batch's output against the backbone's declared ``num_features``; an undeclared
+    size (None) is learned here, so a plain ``pkg.module:callable`` needs no attribute."""
+    name = getattr(model, "arch_name", type(model).__name__)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise EvalsuiteError(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
+                             "must give (N, D) features (flatten or pool its output)")
+    declared = getattr(model, "num_features", None)
+    if declared is None:
+        model.num_features = out.shape[1]
+    elif declared != out.shape[1]:
+        raise EvalsuiteError(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
+                             f"values per image for input {image_shape[1:]}; fix num_features or the forward "
+                             "(or drop num_features to have it learned from the first batch)")
 
 
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
