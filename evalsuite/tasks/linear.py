@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from evalsuite.progress import progress
 from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.registry import TASKS
-from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
+from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import score
 
 #: Relative stationarity: the largest gradient entry at most this times the penalty's (see above).
@@ -231,6 +231,8 @@ class Linear:
         standardize: standardise features before the probe (Kornblith et al. 2019 do; ssl-transfer
             fits raw features).
         ties: equal val scores go to the ``stronger`` penalty (the simpler model) or the ``weaker``.
+        val_draw: without an official val split, a seeded 20% of train drawn ``stratified`` by
+            class or ``random`` (ssl-transfer's plain shuffle).
     """
 
     wd_start: float = -6.0
@@ -242,9 +244,12 @@ class Linear:
     dtype: str = "float64"
     standardize: bool = True
     ties: str = "stronger"
+    val_draw: str = "stratified"
 
     def __post_init__(self) -> None:
         check_probe_options(self.dtype, self.ties, self.tol, self.max_iter)
+        if self.val_draw not in VAL_DRAWS:
+            raise ValueError(f"val_draw {self.val_draw!r} is not valid; use one of: {', '.join(VAL_DRAWS)}")
 
     def probe(self, ctx: EvalContext) -> ProbeSettings:
         spec = ctx.spec
@@ -253,7 +258,7 @@ class Linear:
                              self.ties, None if ctx.quiet else f"linear {spec.name} wd sweep")
 
     def run(self, ctx: EvalContext) -> TaskOutput:
-        train, val, test, split_info = ctx.protocol_splits()
+        train, val, test, split_info = ctx.protocol_splits(self.val_draw)
         settings = self.probe(ctx)
         wd, curve, fit = sweep(train, val, wd_grid(self.wd_start, self.wd_stop, self.wd_num), settings)
         test_score, final = fit_and_score(concat(train, val), test, wd, settings, init=fit)
