@@ -91,3 +91,16 @@ def test_resolution_flag_applies(checkpoint, tmp_path):
                  "--resolution", "40", "--name", "t"]) == 0
     (row,) = read_rows(tmp_path)
     assert row["transform"] == "resize46-crop40" and row["preprocess"]["resolution_from"] == "setting"
+
+
+def test_ssl_transfer_preset_states_its_protocol():
+    from evalsuite.runner import REPO_ROOT, build_task, load_suite
+
+    cfg = load_suite(str(REPO_ROOT / "tasks" / "transfer_ssl_transfer.py"), {})
+    linear = build_task("linear", cfg)
+    assert (linear.standardize, linear.ties, linear.val_draw) == (False, "weaker", "random")
+    assert (linear.wd_start, linear.wd_stop, linear.wd_num) == (-6.0, 5.0, 45)
+    pre = Preprocess.from_cfg(dict(cfg.features))
+    assert (pre.resize, pre.normalize) == ("bicubic224", "imagenet")
+    default = build_task("linear", load_suite(None, {}))
+    assert (default.standardize, default.ties, default.val_draw) == (True, "stronger", "stratified")
