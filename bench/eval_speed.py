@@ -109,8 +109,8 @@ def torch_sweep(train, val, test, grid, device, grid_batch):
             "curve": {r["wd"]: r["val"] for r in curve}}
 
 
-def probe_sets(data_root: str, n_images: int):
-    """(name, train, val, test) feature sets for the probe race (module docstring)."""
+def probe_sets(data_root: str, n_images: int, which: tuple[str, ...] = ("digits", "512", "2048")):
+    """(name, train, val, test) feature sets for the probe race (module docstring), those in ``which``."""
     from evalsuite.datasets import stratified_holdout
 
     def pixels(dataset, side, index):
@@ -123,10 +123,14 @@ def probe_sets(data_root: str, n_images: int):
         tr, va = stratified_holdout(y.numpy(), 0.2, 0)
         return Split(x[tr], y[tr]), Split(x[va], y[va]), Split(x_test, y_test)
 
-    digits = build_dataset("digits", data_root)
-    sets = [("digits pixels 32 px (3072-d)",
-             *holdout(*pixels(digits.splits["train"], 32, range(len(digits.splits["train"]))),
-                      *pixels(digits.splits["test"], 32, range(len(digits.splits["test"])))))]
+    sets = []
+    if "digits" in which:
+        digits = build_dataset("digits", data_root)
+        sets.append(("digits pixels 32 px (3072-d)",
+                     *holdout(*pixels(digits.splits["train"], 32, range(len(digits.splits["train"]))),
+                              *pixels(digits.splits["test"], 32, range(len(digits.splits["test"]))))))
+    if not {"512", "2048"} & set(which):
+        return sets
     cifar = build_dataset("cifar10", data_root)
     rng = torch.Generator().manual_seed(0)
     train_idx = torch.randperm(len(cifar.splits["train"]), generator=rng)[:n_images].tolist()
@@ -134,6 +138,8 @@ def probe_sets(data_root: str, n_images: int):
     x, y = pixels(cifar.splits["train"], 32, train_idx)
     x_test, y_test = pixels(cifar.splits["test"], 32, test_idx)
     for dim in (512, 2048):
+        if str(dim) not in which:
+            continue
         proj = torch.randn(x.shape[1], dim, generator=rng) / x.shape[1] ** 0.5  # a fixed random ReLU layer
         feats = [torch.relu((a - 0.5) @ proj) for a in (x, x_test)]
         sets.append((f"CIFAR-10 {n_images} images, random ReLU features ({dim}-d)", *holdout(feats[0], y, feats[1], y_test)))
@@ -144,7 +150,7 @@ def probe_race(args) -> dict:
     device = torch.device(args.device)
     grid, grid_batch = wd_grid(), (45 if device.type == "cuda" else 0)
     out = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"}
-    for name, train, val, test in probe_sets(args.data_root, args.probe_images):
+    for name, train, val, test in probe_sets(args.data_root, args.probe_images, tuple(args.probe_sets.split(","))):
         row = {"train/val/test": [len(train), len(val), len(test)], "evalsuite": torch_sweep(train, val, test, grid, device, grid_batch)}
         print(name, json.dumps({k: v for k, v in row["evalsuite"].items() if k != "curve"}), flush=True)
         configs = [("sklearn_default", {})] + ([("sklearn_tight", {"tol": 1e-8, "max_iter": 10000})] if args.sklearn_tight else [])
@@ -171,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="write the figures as JSON here too")
     ap.add_argument("--probe-only", action="store_true", help="only the linear-probe race against scikit-learn")
     ap.add_argument("--probe-images", type=int, default=10000, help="CIFAR-10 train images for the probe race")
+    ap.add_argument("--probe-sets", default="digits,512,2048", help="feature sets of the probe race")
     ap.add_argument("--sklearn-tight", action="store_true", help="also race scikit-learn converged (tol 1e-8)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
