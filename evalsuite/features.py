@@ -50,10 +50,16 @@ class FeatureSettings:
     Args:
         batch_size: images per forward pass.
         num_workers: data-loading processes; -1: none for small splits, else one per core.
+        normalize, mean, std, resize: the preprocessing (``evalsuite.preprocess``, which validates
+            their values).
     """
 
     batch_size: int = 256
     num_workers: int = -1
+    normalize: str | bool = "imagenet"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize: str | int = "auto"
 
 
 #: Data-loading processes at most, and the split size below which loading stays in-process.
