@@ -40,6 +40,6 @@ def test_plain_callable_evaluates_without_num_features(tmp_path):
     torch.manual_seed(0)
     torch.save(build_backbone("tests.fixtures.plain_arch:pooled").state_dict(), tmp_path / "x.pth")
     assert main(["eval", str(tmp_path / "x.pth"), "--arch", "tests.fixtures.plain_arch:pooled", "--tasks", "knn,linear",
-                 "--results", str(tmp_path / "r"), "--quiet", "--cfg-options", "linear.wd_num=3"]) == 0
+                 "--results", str(tmp_path / "r"), "--quiet", "--resolution", "native", "--cfg-options", "linear.wd_num=3"]) == 0
     rows = read_rows(tmp_path / "r")
     assert {r["task"] for r in rows} == {"knn", "linear"} and all(r["value"] > 0.1 for r in rows)
