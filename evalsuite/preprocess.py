@@ -37,8 +37,6 @@ RESIZE, CROP = 256, 224
 #: arch runs them at native size, never below ``MIN_SMALL``.
 SMALL_IMAGE, MIN_SMALL = 64, 32
 NORMALIZE = ("imagenet", "none", "checkpoint")
-#: The suite's ``features`` keys read here.
-PREPROCESS_KEYS = ("normalize", "mean", "std", "resize")
 RESIZES = ("auto", "resize256-crop224", "bicubic224", "native")
 
 
