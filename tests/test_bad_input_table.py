@@ -49,7 +49,7 @@ CASES = [
     ("max-iter-float", [*EVAL, "--cfg-options", "linear.max_iter=2.5"], "linear.max_iter=2.5 is not an integer"),
     ("features-batch-zero", [*EVAL, "--cfg-options", "features.batch_size=0"], "features.batch_size=0 is not valid"),
     ("features-key-typo", [*EVAL, "--cfg-options", "features.batchsize=8"],
-     "features has no setting 'batchsize' (did you mean features.batch_size?)"),
+     "features has no setting 'batchsize' (did you mean features.batch_size"),
     ("workers-below-auto", [*EVAL, "--cfg-options", "features.num_workers=-2"], "features.num_workers=-2 is not valid"),
     ("tasks-not-a-list", [*EVAL, "--cfg-options", "tasks=7"], "tasks=7 is not a list of strings"),
     ("detection-steps-decrease", [*EVAL, *DET, "--cfg-options", "detection.steps=[1800,1500]"],

@@ -60,7 +60,7 @@ def test_a_key_nothing_reads_is_refused(tmp_path):
     suite.write_text('_base_ = ["%s"]\ndataset = ["cifar10"]\n' % (ROOT / "tasks" / "default.py"))
     with pytest.raises(EvalsuiteError, match="sets 'dataset', which nothing reads"):
         load_suite(str(suite), {})
-    with pytest.raises(EvalsuiteError, match=r"features has no setting 'batchsize' \(did you mean features.batch_size\?\)"):
+    with pytest.raises(EvalsuiteError, match=r"features has no setting 'batchsize' \(did you mean features.batch_size"):
         load_suite(str(ROOT / "tasks" / "default.py"), {"features.batchsize": 8})
     with pytest.raises(EvalsuiteError, match="task 'knn' has no setting 'temp'"):
         build_task("knn", load_suite(None, {"knn.temp": 0.1}))
