@@ -30,17 +30,13 @@ from torchvision.transforms import v2 as T
 
 from evalsuite.atomic import atomic_path, reclaim_temp
 from evalsuite.datasets.images import READ_ERRORS, bad_image
+from evalsuite.errors import EvalsuiteError
 from evalsuite.paths import cache_root
+from evalsuite.preprocess import CROP, IMAGENET, MIN_SMALL, RESIZE, Preprocess, is_small  # noqa: F401 (re-exported)
 from evalsuite.progress import progress
 
-#: ImageNet channel statistics, the normalisation every torchvision-style backbone was trained with.
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-#: Transfer datasets: resize the short side to 256 and centre-crop 224, the evaluation transform of
-#: MoCo/SimSiam's ``main_lincls.py`` (He et al. 2020, Chen & He 2021, App. A).
-RESIZE, CROP = 256, 224
-#: Small-image datasets (CIFAR, digits) with a small-input arch run at native size, at least 32 px.
-MIN_SMALL = 32
+#: ImageNet channel statistics and the transfer resize/crop: the defaults of ``evalsuite.preprocess``.
+MEAN, STD = IMAGENET
 #: Largest decoded split kept as a uint8 array (CIFAR-10 train at 32 px is 154 MB; at 224 px, 7.5 GB).
 MAX_DECODED_BYTES = 8 << 30
 #: Decoded arrays up to this size are copied to the GPU whole rather than batch by batch.
@@ -55,11 +51,17 @@ class FeatureSettings:
         batch_size: images per forward pass.
         num_workers: data-loading processes; -1: none for small splits, else one per core.
         mode: a ViT's feature mode (``evalsuite.archs.vit.FEATURE_MODES``); None: its default.
+        normalize, mean, std, resize: the preprocessing (``evalsuite.preprocess``, which validates
+            their values).
     """
 
     batch_size: int = 256
     num_workers: int = -1
     mode: str | None = None
+    normalize: str | bool = "imagenet"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize: str | int = "auto"
 
 
 #: Data-loading processes at most, and the split size below which loading stays in-process.
@@ -87,13 +89,11 @@ def compute_precision(device: torch.device) -> str:
 
 
 def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
-    """Deterministic uint8 transform and its identifier (part of the cache key and the result row)."""
-    if small_input_arch and native_size <= 64:
-        side = max(native_size, MIN_SMALL)
-        ops, tid = [T.Resize(side), T.CenterCrop(side)], f"native{side}"
-    else:
-        ops, tid = [T.Resize(RESIZE), T.CenterCrop(CROP)], f"resize{RESIZE}-crop{CROP}"
-    return T.Compose([T.PILToTensor(), *ops]), tid
+    """The default deterministic uint8 transform and its identifier (``evalsuite.preprocess`` with
+    ``resize=auto`` for a backbone known only by ``small_input``)."""
+    resize = "native" if small_input_arch and is_small(native_size) else "resize256-crop224"
+    transform, tid, _ = Preprocess(resize=resize).transform(native_size, None, {})
+    return transform, tid
 
 
 class Transformed(Dataset):
@@ -147,21 +147,22 @@ def source_of(dataset: Dataset) -> str:
     return ""
 
 
-_STATS: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+_STATS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def channel_stats(device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """MEAN and STD as (1, 3, 1, 1) tensors on ``device``, made once: a fresh host-to-device copy
-    per batch would make the host wait for the GPU every batch."""
-    key = (device, dtype)
+def channel_stats(device: torch.device, dtype: torch.dtype = torch.float32,
+                  stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
+    """``stats`` (mean, std; ImageNet's by default) as (1, 3, 1, 1) tensors on ``device``, made
+    once: a fresh host-to-device copy per batch would make the host wait for the GPU every batch."""
+    key = (device, dtype, tuple(map(tuple, stats)))
     if key not in _STATS:
-        _STATS[key] = tuple(torch.tensor(v, dtype=dtype, device=device).view(1, 3, 1, 1) for v in (MEAN, STD))
+        _STATS[key] = tuple(torch.tensor(v, dtype=dtype, device=device).view(1, 3, 1, 1) for v in stats)
     return _STATS[key]
 
 
-def normalize_batch(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """(N, 3, H, W) uint8 -> (N, 3, H, W) float normalised, on ``device``."""
-    mean, std = channel_stats(device)
+def normalize_batch(images: torch.Tensor, device: torch.device, stats: tuple = IMAGENET) -> torch.Tensor:
+    """(N, 3, H, W) uint8 -> (N, 3, H, W) float normalised by ``stats`` (mean, std), on ``device``."""
+    mean, std = channel_stats(device, stats=stats)
     x = (images.to(device, non_blocking=True).float().div_(255) - mean) / std
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
@@ -171,7 +172,8 @@ def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device) -> torch.Tensor:
+def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device,
+                    stats: tuple = IMAGENET) -> torch.Tensor:
     """uint8 batches (B, 3, H, W) -> features (N, D) float32 on ``device``; ``model`` as it is
     (the caller puts it in eval mode).
 
@@ -183,13 +185,35 @@ def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: t
     feats = []
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=compute_precision(device) == "bf16"):
         for images in batches:
-            feats.append(model(normalize_batch(images, device)).float())  # (B, D)
+            out = model(normalize_batch(images, device, stats))
+            if not feats:
+                check_feature_size(model, out, tuple(images.shape))
+            feats.append(out.float())  # (B, D)
     return torch.cat(feats)
 
 
+def check_feature_size(model: nn.Module, out: torch.Tensor, image_shape: tuple) -> None:
+    """The first batch's output against the backbone's declared ``num_features``; an undeclared
+    size (None) is learned here, so a plain ``pkg.module:callable`` needs no attribute."""
+    name = getattr(model, "arch_name", type(model).__name__)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise EvalsuiteError(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
+                             "must give (N, D) features (flatten or pool its output)")
+    declared = getattr(model, "num_features", None)
+    if declared is None:
+        model.num_features = out.shape[1]
+    elif declared != out.shape[1]:
+        raise EvalsuiteError(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
+                             f"values per image for input {image_shape[1:]}; fix num_features or the forward "
+                             "(or drop num_features to have it learned from the first batch)")
+
+
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
-            num_workers: int = 0, desc: str = "features", quiet: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset``."""
+            num_workers: int = 0, desc: str = "features", quiet: bool = False,
+            stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset``;
+    ``stats`` is the (mean, std) normalisation."""
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
     targets = []
 
@@ -198,19 +222,20 @@ def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size
             targets.append(target)
             yield images
 
-    feats = forward_batches(_prepare(model, device), batches(), device).cpu()
+    feats = forward_batches(_prepare(model, device), batches(), device, stats).cpu()
     return feats, torch.cat(targets)
 
 
 def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, device: torch.device,
-                  batch_size: int = 256, desc: str = "features", quiet: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                  batch_size: int = 256, desc: str = "features", quiet: bool = False,
+                  stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
     """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array;
     an array of at most ``MAX_DEVICE_BYTES`` is copied to the device whole."""
     whole = torch.from_numpy(np.array(images)).to(device) if images.nbytes <= MAX_DEVICE_BYTES else None
     starts = range(0, len(images), batch_size)
     batches = (whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
                for i in progress(starts, len(starts), desc, quiet))
-    return forward_batches(_prepare(model, device), batches, device).cpu(), targets
+    return forward_batches(_prepare(model, device), batches, device, stats).cpu(), targets
 
 
 class DecodedCache:

@@ -27,12 +27,12 @@ from evalsuite.features import (
     Transformed,
     cache_root,
     compute_precision,
-    eval_transform,
     extract,
     extract_array,
     loader_workers,
     source_of,
 )
+from evalsuite.preprocess import Preprocess
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.paths import check_outputs
 from evalsuite.registry import TASKS, get
@@ -146,9 +146,12 @@ def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
 
 
 def _feature_fn(session: Session, spec):
-    """``split -> (features, targets)`` through the feature cache, and the transform's id."""
+    """``split -> (features, targets)`` through the feature cache, the transform's id and the
+    preprocessing record of the row (``evalsuite.preprocess``)."""
     model, info, cache = session.model, session.info, session.cache
-    transform, transform_id = eval_transform(spec.native_size, getattr(model, "small_input", False))
+    preprocess = Preprocess.from_cfg(session.features)
+    transform, transform_id, resolution_source = preprocess.transform(spec.native_size, model, info.meta, session.quiet)
+    stats = preprocess.stats(info.meta)
     decoded = DecodedCache(cache.root.parent)  # the same cache root
     settings = FeatureSettings(**session.features)
     batch_size = settings.batch_size
@@ -171,27 +174,34 @@ def _feature_fn(session: Session, spec):
             array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
                                          session.quiet)
             if array is not None:
-                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet)
+                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
             else:
-                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet)
+                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
+                              stats=stats)
             cache.put(key, *got)
         memo[split] = got
         return got
 
-    return features, transform_id
+    record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
+              "resize": preprocess.resize, "resolution_from": resolution_source}
+    return features, transform_id, record
 
 
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
-    feature_fn, transform_id = _feature_fn(session, spec)
+    feature_fn, transform_id, preprocess = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:
         return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
     mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
-    return Prepared(spec, {"transform": transform_id, **({"feature_mode": mode} if mode else {})}, context)
+    vit = {"feature_mode": mode} if mode else {}
+    # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
+    # preprocessing record, so rows made before that record existed keep their ids
+    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit}, context,
+                    id_protocol={"transform": transform_id, **vit})
 
 
 def data_step(tasks: dict) -> DataStep:
@@ -236,6 +246,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
     dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
     tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
     step = data_step(tasks)
+    Preprocess.from_cfg(dict(cfg.get("features", {})))  # a bad preprocessing setting, before any work
     device = _distributed_device(req, tasks, resolve_device(req.device))
     rank = world()[0]
     seeds = _seeds(req, cfg)

@@ -114,7 +114,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
         assert linear["extra"]["split"]["sizes"] == fixture.sizes and linear["split"]["sizes"] == fixture.spec_sizes
         assert linear["extra"]["split"]["val_source"] == fixture.val_source
         curve = linear["extra"]["val_curve"]
-        assert len(curve) == 9 and linear["chosen"]["wd"] in [w for w, _ in curve]
+        assert len(curve) == 9 and linear["chosen"]["wd"] in [r["wd"] for r in curve]
         assert linear["value"] == 1.0 and rows[(name, "knn")]["value"] == 1.0, name
 
     def no_extraction(*args, **kwargs):

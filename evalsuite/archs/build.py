@@ -20,7 +20,10 @@ def build_backbone(name: str, **options) -> nn.Module:
 
     ``name`` is a registered arch (``evalsuite list archs``), ``timm:NAME`` or ``pkg.module:callable``: a
     callable returning either a feature extractor whose forward gives (N, D), or a classifier
-    whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped.
+    whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped. A feature
+    extractor that does not declare ``num_features`` gets ``num_features = None``: the size is
+    learned from the first batch (``evalsuite.features.forward_batches``), and a declared size is
+    checked against it there.
     """
     model = build_vit(name)  # timm:NAME, and ViT names at any resolution (vit_small_patch14_ls_518)
     if model is not None and options:
@@ -56,7 +59,8 @@ def _build_custom(spec: str, options: dict) -> nn.Module:
 
 
 def strip_classifier(model: nn.Module) -> nn.Module:
-    """Replace a final classifier layer by ``Identity`` and record ``num_features``."""
+    """Replace a final classifier layer by ``Identity`` and record ``num_features`` (None when the
+    model neither declares it nor ends in a classifier: learned from the first batch)."""
     for attr in ("fc", "head", "classifier"):
         layer = getattr(model, attr, None)
         if isinstance(layer, nn.Linear):
@@ -64,8 +68,5 @@ def strip_classifier(model: nn.Module) -> nn.Module:
             setattr(model, attr, nn.Identity())
             return model
     if not hasattr(model, "num_features"):
-        raise EvalsuiteError(
-            f"cannot tell the feature size of {type(model).__name__}: give it a num_features "
-            "attribute or a final nn.Linear named fc, head or classifier"
-        )
+        model.num_features = None
     return model

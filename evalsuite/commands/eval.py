@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-existing", action="store_true", help="skip (task, dataset, seed) rows already written")
     p.add_argument("--cache-dir", help="folder of every cache: features/, decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--resolution", help="evaluation resolution: auto (default: the backbone's training size when "
+                   "known, else 224), native, or N px; the same as --cfg-options features.resize=...")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="imagefolder: leave out unreadable image files and record how many in the row")
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         results_dir=results_dir(args.results), name=args.name, seeds=seeds, device=args.device,
         trust_checkpoint=args.trust_checkpoint, skip_existing=args.skip_existing, key=args.key,
         allow_nonfinite=args.allow_nonfinite,
-        cfg_options=parse_cfg_options(args.cfg_options), cache_dir=args.cache_dir, quiet=args.quiet,
+        cfg_options={**parse_cfg_options(args.cfg_options), **({"features.resize": args.resolution} if args.resolution else {})},
+        cache_dir=args.cache_dir, quiet=args.quiet,
         launcher=args.launcher, skip_bad_images=args.skip_bad_images,
     )
     written = evaluate(req)

@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
+from evalsuite.preprocess import is_small
+
 #: Fraction of train held out for hyperparameter selection when a dataset has no official
 #: validation split (Kornblith et al. 2019, 'Do Better ImageNet Models Transfer Better?', Sec. 3;
 #: Ericsson et al. 2021, Sec. 3.1 use the same 80/20 protocol).
@@ -50,7 +52,7 @@ class DatasetSpec:
     @property
     def small_images(self) -> bool:
         """Images of at most 64 px are evaluated at native size by small-input archs."""
-        return self.native_size <= 64
+        return is_small(self.native_size)
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +66,16 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[
         stratify = None  # a class with one image cannot be on both sides
     train, held = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(held)
+
+
+def random_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices 0..n-1 into (train, held-out) by one seeded shuffle, not stratified: the first
+    floor(fraction * n) shuffled indices are held out, the draw of ssl-transfer's ``linear.py``
+    (``np.random.seed(seed); np.random.shuffle(indices)``, Ericsson et al. 2021)."""
+    index = np.arange(n)
+    np.random.RandomState(seed).shuffle(index)
+    split = int(np.floor(fraction * n))
+    return np.sort(index[split:]), np.sort(index[:split])
 
 
 def per_class_split(targets: list[int], n_train: int, n_test: int | None, seed: int) -> tuple[list[int], list[int]]:

@@ -18,7 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
+from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, random_holdout, stratified_holdout
+
+#: How a validation split is drawn from train when the dataset has no official one.
+VAL_DRAWS = ("stratified", "random")
 
 
 @dataclass
@@ -76,18 +79,22 @@ class EvalContext(TaskContext):
             self.timings[f"features_{split}_s"] = round(time.perf_counter() - start, 3)
         return self._features[split]
 
-    def protocol_splits(self) -> tuple[Split, Split, Split, dict]:
+    def protocol_splits(self, draw: str = "stratified") -> tuple[Split, Split, Split, dict]:
         """(train, val, test, info): val is the official split where one exists, otherwise a
-        seeded, stratified ``VAL_FRACTION`` of train; train here excludes that val part."""
+        seeded ``VAL_FRACTION`` of train, stratified by class or (``draw='random'``) a plain
+        shuffle; train here excludes that val part."""
         full, test = self.features("train"), self.features("test")
         if "val" in self.spec.splits:
             val = self.features("val")
             info = {"val_source": "official", "split_seed": None}
             train = full
         else:
-            tr_idx, va_idx = stratified_holdout(full.targets.numpy(), VAL_FRACTION, self.seed)
+            if draw == "random":
+                tr_idx, va_idx = random_holdout(len(full), VAL_FRACTION, self.seed)
+            else:
+                tr_idx, va_idx = stratified_holdout(full.targets.numpy(), VAL_FRACTION, self.seed)
             train, val = take(full, tr_idx), take(full, va_idx)
-            info = {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": self.seed}
+            info = {"val_source": f"{draw} {VAL_FRACTION:.0%} of train", "split_seed": self.seed}
         info.update(sizes={"train": len(train), "val": len(val), "test": len(test)}, note=self.spec.split_note)
         return train, val, test, info
 

@@ -19,13 +19,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision.transforms import v2 as T
 
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
-from evalsuite.features import CROP, MIN_SMALL, Transformed, eval_transform, loader_workers, normalize_batch
+from evalsuite.features import Transformed, eval_transform, loader_workers, normalize_batch
+from evalsuite.preprocess import CROP, is_small, native_side
 from evalsuite.tasks.metrics import score
 
 
 def train_side(native_size: int, small_input: bool) -> int:
     """Training crop side: the same side the evaluation transform produces."""
-    return max(native_size, MIN_SMALL) if small_input and native_size <= 64 else CROP
+    return native_side(native_size) if small_input and is_small(native_size) else CROP
 
 
 def train_transform(native_size: int, small_input: bool, scale: tuple[float, float] = (0.08, 1.0),

@@ -1,4 +1,4 @@
-"""L-BFGS for G independent problems at once, each with its own history and step size.
+"""L-BFGS for G independent problems at once, each with its own history, step size and stopping.
 
 The wd sweep of the linear probe is 45 independent convex problems of the same shape. Stacking
 them into one parameter vector for ``torch.optim.LBFGS`` shares one curvature history and one line
@@ -7,6 +7,11 @@ search between problems of very different conditioning: on digits that joint sol
 recursion (Nocedal & Wright 2006, Alg. 7.4) and of the backtracking Armijo line search (Alg. 3.1,
 c1 = 1e-4) is a per-problem (G,) tensor, so each problem converges at its own pace while every
 function evaluation is still one batched product for all G. Two host syncs per iteration.
+
+Stopping follows scipy's L-BFGS-B as scikit-learn calls it (``sklearn/linear_model/_logistic.py``,
+``_logistic_regression_path``: ``gtol=tol``, ``ftol=64 * eps``), except that the gradient test is
+relative to a per-problem scale the caller gives (``scale``): an absolute ``gtol`` means nothing
+across penalties that differ by 11 orders of magnitude (see ``evalsuite.tasks.linear``).
 """
 
 from __future__ import annotations
@@ -19,32 +24,41 @@ import torch
 C1 = 1e-4
 #: Step halvings before a problem whose line search cannot decrease is declared done.
 MAX_HALVINGS = 30
-#: A problem whose step falls below this stops (torch.optim.LBFGS's ``tolerance_change`` default);
-#: so does one whose value no longer changes by a representable amount (float precision).
+#: A problem whose step falls below this stops (torch.optim.LBFGS's ``tolerance_change`` default).
 TOL_CHANGE = 1e-9
+#: Relative decrease of f below which a problem has converged at float precision, in machine
+#: epsilons: scipy's ``ftol`` as scikit-learn sets it (64 * eps).
+FTOL_EPS = 64
 
 
 def batched_lbfgs(fun: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x0: torch.Tensor,
-                  max_iter: int = 1000, tol: float = 1e-4, history: int = 20) -> tuple[torch.Tensor, dict]:
+                  max_iter: int = 1000, tol: float = 1e-4, history: int = 20,
+                  scale: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, dict]:
     """Minimise G independent functions.
 
     Args:
         fun: x (G, P) -> (values (G,), gradients (G, P)); problem g may only depend on row g.
         x0: (G, P) starting points.
         max_iter: iterations at most, per problem.
-        tol: a problem is done once its largest gradient entry is at most ``tol``.
+        tol: a problem has converged once its largest gradient entry is at most ``tol * scale(x)``
+            (or its value stops decreasing by more than ``FTOL_EPS`` epsilons, scipy's ``ftol``).
         history: correction pairs kept per problem.
+        scale: x (G, P) -> (G,) the size a gradient entry is measured against; None: 1 (absolute).
 
     Returns:
-        The minimisers (G, P) and {'iterations': (G,) ints, 'converged': (G,) bools}; a problem
-        that stalled at float precision before reaching ``tol`` is returned as not converged.
+        The minimisers (G, P) and per problem (G,) tensors: 'iterations', 'converged' (gradient or
+        ftol test met), 'grad_max' (largest gradient entry at the end), 'threshold' (``tol *
+        scale`` at the end) and 'capped' (stopped by ``max_iter`` before converging).
     """
     x = x0.clone()
     f, g = fun(x)
-    active = g.abs().amax(1) > tol  # (G,)
+    threshold = _threshold(x, tol, scale)
+    converged = g.abs().amax(1) <= threshold  # (G,)
+    active = ~converged
     iterations = torch.zeros(len(x), dtype=torch.long, device=x.device)
     pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (s, y, rho): (G, P), (G, P), (G,)
     gamma = (1.0 / g.abs().sum(1).clamp(min=1e-12)).clamp(max=1.0)  # first step as torch's LBFGS
+    eps = torch.finfo(f.dtype).eps
     for _ in range(max_iter):
         if not bool(active.any()):
             break
@@ -52,16 +66,24 @@ def batched_lbfgs(fun: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor
         x_new, f_new, g_new, stuck = _armijo(fun, x, f, g, d, active)
         s, y = x_new - x, g_new - g
         sy = (s * y).sum(1)
-        curved = sy > 1e-10
-        pairs.append((s, y, torch.where(curved, 1.0 / sy.clamp(min=1e-10), torch.zeros_like(sy))))
+        curved = sy > 1e-10 * (s * s).sum(1).sqrt() * (y * y).sum(1).sqrt()
+        pairs.append((s, y, torch.where(curved, 1.0 / sy.where(curved, torch.ones_like(sy)), torch.zeros_like(sy))))
         pairs = pairs[-history:]
-        gamma = torch.where(curved, sy / (y * y).sum(1).clamp(min=1e-20), gamma)
+        gamma = torch.where(curved, sy / (y * y).sum(1).clamp(min=1e-300 if f.dtype == torch.float64 else 1e-30), gamma)
         iterations += active.long()
-        eps = torch.finfo(f.dtype).eps
-        stalled = ((f - f_new).abs() <= eps * f.abs()) | (s.abs().amax(1) <= TOL_CHANGE)
+        flat = (f - f_new) <= FTOL_EPS * eps * torch.maximum(torch.maximum(f.abs(), f_new.abs()), torch.ones_like(f))
         x, f, g = x_new, f_new, g_new
-        active = active & ~stuck & ~stalled & (g.abs().amax(1) > tol)
-    return x, {"iterations": iterations, "converged": g.abs().amax(1) <= tol}
+        threshold = _threshold(x, tol, scale)
+        done = active & ((g.abs().amax(1) <= threshold) | (flat & ~stuck))
+        converged |= done
+        active = active & ~done & ~stuck & (s.abs().amax(1) > TOL_CHANGE)
+    grad_max = g.abs().amax(1)
+    return x, {"iterations": iterations, "converged": converged, "grad_max": grad_max, "threshold": threshold,
+               "capped": active}
+
+
+def _threshold(x: torch.Tensor, tol: float, scale) -> torch.Tensor:
+    return tol * (scale(x) if scale is not None else torch.ones(len(x), dtype=x.dtype, device=x.device))
 
 
 def _two_loop(g: torch.Tensor, pairs: list, gamma: torch.Tensor) -> torch.Tensor:

@@ -7,15 +7,31 @@ validation split, then refitted on train+val and scored once on test.
 The objective is exactly scikit-learn's ``LogisticRegression`` with ``C = 1 / wd`` (intercept not
 penalised), written in torch so it runs on the GPU:
     mean_i CE(x_i W + b, y_i) + wd / (2 n) * ||W||^2
-(scikit-learn minimises C * sum_i CE + ||W||^2 / 2, the same minimiser). Features are standardised
-with the statistics of the set being fitted. The sweep runs from the strongest penalty down,
-each fit warm-started from the previous one, or (on a GPU) as G problems solved side by side by
-``evalsuite.tasks.lbfgs.batched_lbfgs``.
+(scikit-learn >= 1.2 minimises this same mean-scaled objective, ``l2_reg_strength = 1 / (C n)`` in
+``sklearn/linear_model/_logistic.py``). Features are standardised with the statistics of the set
+being fitted unless ``standardize=False``.
+
+Convergence. An absolute gradient tolerance does not fit a grid spanning 11 decades: at wd = 1e5
+the optimal weights are ~1e-3 and the unpenalised intercepts carry the class priors with gradients
+below 1e-4 from the start, and at wd = 1e-6 a warm start from the previous penalty already has a
+gradient of ~1e-9 |W|, so an absolute 1e-4 stops both at once, far from the minimiser (on digits
+the curve was off by up to 30 points at wd = 1e5). So a problem stops when its largest gradient
+entry is below ``tol`` times the largest entry of its penalty's gradient, wd / n * max|W| (at the
+minimiser that equals the data term's gradient: a scale-free stationarity test), or when f stops
+decreasing at float precision (scipy's ``ftol``). The solve runs in float64 by default: in float32
+an objective of ~2.3 cannot resolve the decreases the intercepts still need.
+
+Every fit is one of G problems solved side by side by ``evalsuite.tasks.lbfgs.batched_lbfgs``.
+The sweep runs either one penalty at a time, strongest first, each warm-started from the last
+(``grid_batch=0``, fast on a CPU), or G penalties at once from zero (one wide product per
+evaluation: fast on a GPU). A warm start is used only where its objective beats the zero start,
+and it must meet the same test as a cold start, so both paths reach the same minimiser; each
+problem's iterations, final gradient and whether it converged land in the row's ``val_curve``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,12 +40,13 @@ import torch.nn.functional as F
 from evalsuite.progress import progress
 from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.registry import TASKS
-from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
+from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import score
 
-
-#: Gradient tolerance, scikit-learn's ``LogisticRegression(tol=1e-4)`` default.
+#: Relative stationarity: the largest gradient entry at most this times the penalty's (see above).
 TOL = 1e-4
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+TIES = ("stronger", "weaker")
 
 
 def wd_grid(start: float = -6.0, stop: float = 5.0, num: int = 45) -> list[float]:
@@ -37,54 +54,108 @@ def wd_grid(start: float = -6.0, stop: float = 5.0, num: int = 45) -> list[float
     return np.logspace(start, stop, num).tolist()
 
 
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How one probe is fitted and chosen (``linear``, ``lowshot`` and the presets fill it).
+
+    Args:
+        metric, num_classes, multilabel: the dataset's scoring.
+        device: where the solve runs.
+        max_iter: L-BFGS iterations per problem; a problem stopped by it is flagged in the row.
+        tol: relative stationarity (module docstring).
+        grid_batch: penalties solved side by side; 0: one at a time with warm starts.
+        dtype: ``float64`` (exact, scikit-learn's precision) or ``float32``.
+        standardize: standardise features with the fitted set's statistics.
+        ties: equal val scores go to the ``stronger`` or the ``weaker`` penalty.
+        desc: progress lines on stderr with this title; None: quiet.
+    """
+
+    metric: str
+    num_classes: int
+    multilabel: bool = False
+    device: torch.device = torch.device("cpu")
+    max_iter: int = 1000
+    tol: float = TOL
+    grid_batch: int = 0
+    dtype: str = "float64"
+    standardize: bool = True
+    ties: str = "stronger"
+    desc: str | None = None
+
+
 class Standardizer:
-    def __init__(self, x: torch.Tensor) -> None:
+    def __init__(self, x: torch.Tensor, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.mean = x.mean(0, keepdim=True)  # (1, D)
         self.std = x.std(0, keepdim=True).clamp(min=1e-6)  # (1, D)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+        return (x - self.mean) / self.std if self.enabled else x
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, wd: float | list[float], num_classes: int,
-                 multilabel: bool = False, init: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 max_iter: int = 1000, tol: float = TOL) -> tuple[torch.Tensor, torch.Tensor]:
-    """Minimise the scikit-learn objective above; x (N, D) float32, y (N,) or multi-hot (N, C).
+@dataclass
+class Fit:
+    """G fitted problems: weights (G, D, C), biases (G, C) and the solver's per-problem record."""
 
-    ``wd`` may be a list of G penalties: the G independent problems are then solved together by
-    ``batched_lbfgs``, each with its own curvature history and step size, every function
-    evaluation one product x (N, D) @ W (D, G*C) for all of them. Each problem stops when its
-    largest gradient entry is below ``tol`` (scikit-learn's default 1e-4 on the same mean-scaled
-    objective) or after ``max_iter`` iterations.
+    weight: torch.Tensor
+    bias: torch.Tensor
+    info: dict
 
-    Returns W (D, C) and b (C,), or (G, D, C) and (G, C) for a list.
+    def __getitem__(self, j: int) -> "Fit":
+        return Fit(self.weight[j:j + 1], self.bias[j:j + 1], {k: v[j:j + 1] for k, v in self.info.items()})
+
+    def record(self, j: int) -> dict:
+        """Problem j's convergence record, JSON-friendly."""
+        return {"iterations": int(self.info["iterations"][j]), "grad_max": float(self.info["grad_max"][j]),
+                "threshold": float(self.info["threshold"][j]), "converged": bool(self.info["converged"][j]),
+                "capped": bool(self.info["capped"][j])}
+
+
+def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: ProbeSettings,
+                 init: Fit | None = None) -> Fit:
+    """Minimise the objective above for each of the G penalties ``wds``; x (N, D), y (N,) or multi-hot (N, C).
+
+    The G problems are solved together by ``batched_lbfgs``, each with its own curvature history,
+    step size and stopping test, every function evaluation one product x (N, D) @ W (D, G*C).
+    ``init`` (one fit, or G) is a warm start, kept per problem only where it beats zero.
     """
-    wds = torch.tensor(wd if isinstance(wd, list) else [wd], dtype=x.dtype, device=x.device)  # (G,)
-    g, (n, d), c = len(wds), x.shape, num_classes
-    targets = y.float().repeat(g, 1) if multilabel else y.repeat(g)  # (G*N, C) or (G*N,)
+    dtype = DTYPES[settings.dtype]
+    x = x.to(settings.device, dtype)
+    y = y.to(settings.device)
+    wd = torch.tensor(wds, dtype=dtype, device=x.device)  # (G,)
+    g, (n, d), c = len(wds), x.shape, settings.num_classes
+    onehot = y.to(dtype) if settings.multilabel else F.one_hot(y, c).to(dtype)  # (N, C)
 
     def objective(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """theta (G, D*C + C) -> per-problem objectives (G,) and gradients (G, D*C + C)."""
-        with torch.enable_grad():
-            theta = theta.detach().requires_grad_()
-            weight, bias = theta[:, : d * c].view(g, d, c), theta[:, d * c:]  # (G, D, C), (G, C)
-            logits = (x @ weight.permute(1, 0, 2).reshape(d, g * c)).view(n, g, c)  # (N, G, C)
-            logits = (logits.transpose(0, 1) + bias[:, None]).reshape(g * n, c)  # (G*N, C)
-            if multilabel:
-                data = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").view(g, n, c).sum(2)
-            else:
-                data = F.cross_entropy(logits, targets, reduction="none").view(g, n)
-            values = data.mean(1) + wds / (2 * n) * weight.pow(2).sum((1, 2))  # (G,)
-            (grad,) = torch.autograd.grad(values.sum(), theta)
-        return values.detach(), grad
+        """theta (G, D*C + C) -> per-problem objectives (G,) and gradients (G, D*C + C).
 
-    if init:
-        theta0 = torch.cat([init[0].reshape(g, d * c), init[1].reshape(g, c)], 1)
-    else:
-        theta0 = x.new_zeros(g, d * c + c)
-    theta, _ = batched_lbfgs(objective, theta0, max_iter=max_iter, tol=tol)
-    weight, bias = theta[:, : d * c].view(g, d, c), theta[:, d * c:]
-    return (weight, bias) if isinstance(wd, list) else (weight[0], bias[0])
+        Gradients in closed form (d CE / d logits = p - y for softmax and for sigmoid alike):
+        autograd's bookkeeping cost more than the two products on small problems."""
+        weight, bias = theta[:, : d * c].view(g, d, c), theta[:, d * c:]  # (G, D, C), (G, C)
+        logits = (x @ weight.permute(1, 0, 2).reshape(d, g * c)).view(n, g, c) + bias  # (N, G, C)
+        if settings.multilabel:
+            data = (F.softplus(logits) - onehot[:, None] * logits).sum(2)  # (N, G)
+            resid = torch.sigmoid(logits) - onehot[:, None]  # (N, G, C)
+        else:
+            lse = logits.logsumexp(2, keepdim=True)  # (N, G, 1)
+            data = lse[..., 0] - (logits * onehot[:, None]).sum(2)  # (N, G)
+            resid = (logits - lse).exp_() - onehot[:, None]  # (N, G, C)
+        values = data.mean(0) + wd / (2 * n) * weight.pow(2).sum((1, 2))  # (G,)
+        grad_w = (x.T @ resid.view(n, g * c)).view(d, g, c).permute(1, 0, 2) / n + wd.view(g, 1, 1) / n * weight
+        grad_b = resid.mean(0)  # (G, C)
+        return values, torch.cat([grad_w.reshape(g, d * c), grad_b], 1)
+
+    def penalty_scale(theta: torch.Tensor) -> torch.Tensor:
+        """(G,) largest entry of each penalty's gradient, wd / n * max|W|."""
+        return wd / n * theta[:, : d * c].abs().amax(1)
+
+    theta0 = x.new_zeros(g, d * c + c)
+    if init is not None:
+        warm = torch.cat([init.weight.reshape(-1, d * c), init.bias.reshape(-1, c)], 1).to(x.device, dtype).expand(g, -1)
+        better = objective(warm)[0] < objective(theta0)[0]  # (G,) verified, not trusted
+        theta0 = torch.where(better[:, None], warm, theta0)
+    theta, info = batched_lbfgs(objective, theta0, max_iter=settings.max_iter, tol=settings.tol, scale=penalty_scale)
+    return Fit(theta[:, : d * c].view(g, d, c), theta[:, d * c:], {k: v.cpu() for k, v in info.items()})
 
 
 def grid_batch_for(setting: int, grid_size: int, device: torch.device) -> int:
@@ -93,48 +164,56 @@ def grid_batch_for(setting: int, grid_size: int, device: torch.device) -> int:
     return setting or (grid_size if device.type == "cuda" else 0)
 
 
-def sweep(train: Split, val: Split, grid: list[float], metric: str, num_classes: int, multilabel: bool,
-          device: torch.device, max_iter: int = 1000, grid_batch: int = 0,
-          desc: str | None = None) -> tuple[float, list[tuple[float, float]], tuple]:
+def _fits(xt: torch.Tensor, yt: torch.Tensor, ordered: list[float], settings: ProbeSettings):
+    """(wd, Fit of that one problem) for each wd of ``ordered``, cold in batches or warm one by one."""
+    quiet, title = settings.desc is None, settings.desc or ""
+    if settings.grid_batch:
+        starts = range(0, len(ordered), settings.grid_batch)
+        for i in progress(starts, len(starts), title, quiet=quiet):
+            wds = ordered[i:i + settings.grid_batch]
+            fit = fit_logistic(xt, yt, wds, settings)
+            yield from ((wd, fit[j]) for j, wd in enumerate(wds))
+    else:
+        fit = None
+        for wd in progress(ordered, len(ordered), title, quiet=quiet):
+            fit = fit_logistic(xt, yt, [wd], settings, fit)
+            yield wd, fit
+
+
+def sweep(train: Split, val: Split, grid: list[float], settings: ProbeSettings) -> tuple[float, list[dict], Fit]:
     """Fit on train for every wd, score on val.
 
-    ``grid_batch=0`` fits one wd at a time, strongest first, each warm-started from the last (best
-    on a CPU); ``grid_batch=G`` solves G penalties side by side, each with its own L-BFGS state
-    (best on a GPU: one wide product per evaluation for all of them). Returns the chosen wd
-    (best val score; ties go to the stronger penalty), the (wd, score) curve and the chosen fit.
-    With ``desc``, progress lines go to stderr.
+    Returns the chosen wd (best val score; ties to the ``settings.ties`` side), the curve (one
+    dict per wd, strongest first: wd, val score and the solver's record) and the chosen fit.
     """
-    norm = Standardizer(train.features.to(device))
-    xt, yt = norm(train.features.to(device)), train.targets.to(device)
-    xv = norm(val.features.to(device))
-    ordered = sorted(grid, reverse=True)
-    fits = []
-    if grid_batch:
-        starts = range(0, len(ordered), grid_batch)
-        for i in progress(starts, len(starts), desc or "", quiet=desc is None):
-            wds = ordered[i:i + grid_batch]
-            w, b = fit_logistic(xt, yt, wds, num_classes, multilabel, max_iter=max_iter)
-            fits.extend((wd, (w[j], b[j])) for j, wd in enumerate(wds))
-    else:
-        params = None
-        for wd in progress(ordered, len(ordered), desc or "", quiet=desc is None):
-            params = fit_logistic(xt, yt, wd, num_classes, multilabel, params, max_iter)
-            fits.append((wd, params))
-    curve, best = [], (-1.0, None, None)
-    for wd, (w, b) in fits:
-        val_score = score(metric, xv @ w + b, val.targets)
-        curve.append((wd, val_score))
-        if val_score > best[0]:
-            best = (val_score, wd, (w, b))
-    return best[1], curve, best[2]
+    norm = Standardizer(train.features.to(settings.device), settings.standardize)
+    xt, xv = norm(train.features.to(settings.device)), norm(val.features.to(settings.device))
+    curve, fits = [], {}
+    for wd, fit in _fits(xt, yt_of(train, settings), sorted(grid, reverse=True), settings):
+        val_score = score(settings.metric, (xv.to(fit.weight.dtype) @ fit.weight[0] + fit.bias[0]).float(), val.targets)
+        curve.append({"wd": wd, "val": val_score, **fit.record(0)})
+        fits[wd] = fit
+    best = max(r["val"] for r in curve)
+    tied = [r["wd"] for r in curve if r["val"] == best]
+    chosen = max(tied) if settings.ties == "stronger" else min(tied)
+    return chosen, curve, fits[chosen]
 
 
-def fit_and_score(train: Split, test: Split, wd: float, metric: str, num_classes: int, multilabel: bool,
-                  device: torch.device, max_iter: int = 1000, init=None) -> float:
-    norm = Standardizer(train.features.to(device))
-    targets = train.targets.to(device)
-    w, b = fit_logistic(norm(train.features.to(device)), targets, wd, num_classes, multilabel, init, max_iter)
-    return score(metric, norm(test.features.to(device)) @ w + b, test.targets)
+def yt_of(split: Split, settings: ProbeSettings) -> torch.Tensor:
+    return split.targets.to(settings.device)
+
+
+def fit_and_score(train: Split, test: Split, wd: float, settings: ProbeSettings, init: Fit | None = None) -> tuple[float, dict]:
+    """Refit at ``wd`` on ``train``, score once on ``test``; returns the score and the fit's record."""
+    norm = Standardizer(train.features.to(settings.device), settings.standardize)
+    fit = fit_logistic(norm(train.features.to(settings.device)), yt_of(train, settings), [wd], replace(settings, desc=None), init)
+    logits = norm(test.features.to(settings.device)).to(fit.weight.dtype) @ fit.weight[0] + fit.bias[0]
+    return score(settings.metric, logits.float(), test.targets), fit.record(0)
+
+
+def unconverged(curve: list[dict]) -> list[float]:
+    """The penalties whose fit stopped at the iteration cap (flagged in the row, never hidden)."""
+    return [r["wd"] for r in curve if r["capped"]]
 
 
 @TASKS.register_module("linear")
@@ -143,9 +222,17 @@ class Linear:
     """Args:
         wd_start, wd_stop, wd_num: the L2 grid, logspace(wd_start, wd_stop, wd_num)
             (Kornblith et al. 2019, App. A.3: -6, 5, 45).
-        max_iter: L-BFGS iterations per fit (Kornblith et al. 2019 fit to convergence; 1000 caps it).
-        grid_batch: penalties solved side by side; 0 = automatic (all of them on a GPU, one at a time
-            with warm starts on a CPU). The same minimiser either way.
+        max_iter: L-BFGS iterations per fit (Kornblith et al. 2019 fit to convergence; 1000 caps
+            it, and a fit that reaches the cap is listed in the row's ``unconverged_wd``).
+        grid_batch: penalties solved side by side; 0 = automatic (all of them on a GPU, one at a
+            time with verified warm starts on a CPU). Both reach the same minimiser to ``tol``.
+        tol: relative stationarity test (module docstring).
+        dtype: ``float64`` or ``float32`` for the solve.
+        standardize: standardise features before the probe (Kornblith et al. 2019 do; ssl-transfer
+            fits raw features).
+        ties: equal val scores go to the ``stronger`` penalty (the simpler model) or the ``weaker``.
+        val_draw: without an official val split, a seeded 20% of train drawn ``stratified`` by
+            class or ``random`` (ssl-transfer's plain shuffle).
     """
 
     wd_start: float = -6.0
@@ -153,20 +240,46 @@ class Linear:
     wd_num: int = 45
     max_iter: int = 1000
     grid_batch: int = 0
+    tol: float = TOL
+    dtype: str = "float64"
+    standardize: bool = True
+    ties: str = "stronger"
+    val_draw: str = "stratified"
+
+    def __post_init__(self) -> None:
+        check_probe_options(self.dtype, self.ties, self.tol, self.max_iter)
+        if self.val_draw not in VAL_DRAWS:
+            raise ValueError(f"val_draw {self.val_draw!r} is not valid; use one of: {', '.join(VAL_DRAWS)}")
+
+    def probe(self, ctx: EvalContext) -> ProbeSettings:
+        spec = ctx.spec
+        return ProbeSettings(spec.metric, len(spec.classes), spec.multilabel, ctx.device, self.max_iter, self.tol,
+                             grid_batch_for(self.grid_batch, self.wd_num, ctx.device), self.dtype, self.standardize,
+                             self.ties, None if ctx.quiet else f"linear {spec.name} wd sweep")
 
     def run(self, ctx: EvalContext) -> TaskOutput:
-        train, val, test, split_info = ctx.protocol_splits()
-        spec, device = ctx.spec, ctx.device
-        n_classes = len(spec.classes)
-        grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        wd, curve, params = sweep(train, val, grid, spec.metric, n_classes, spec.multilabel, device, self.max_iter,
-                                  grid_batch_for(self.grid_batch, len(grid), device), desc=None if ctx.quiet else f"linear {spec.name} wd sweep")
-        test_score = fit_and_score(concat(train, val), test, wd, spec.metric, n_classes, spec.multilabel, device,
-                                   self.max_iter, init=params)
-        val_best = max(s for _, s in curve)
+        train, val, test, split_info = ctx.protocol_splits(self.val_draw)
+        settings = self.probe(ctx)
+        wd, curve, fit = sweep(train, val, wd_grid(self.wd_start, self.wd_stop, self.wd_num), settings)
+        test_score, final = fit_and_score(concat(train, val), test, wd, settings, init=fit)
+        val_best = max(r["val"] for r in curve)
+        metric = ctx.spec.metric
         return TaskOutput(
-            metric=spec.metric, value=test_score,
-            metrics={spec.metric: test_score, f"val_{spec.metric}": val_best},
+            metric=metric, value=test_score,
+            metrics={metric: test_score, f"val_{metric}": val_best},
             chosen={"wd": wd, "C": 1.0 / wd},
-            extra={"split": split_info, "val_curve": [[w, s] for w, s in curve]},
+            extra={"split": split_info, "val_curve": curve, "final_fit": final,
+                   "unconverged_wd": unconverged(curve) + ([wd] if final["capped"] else [])},
         )
+
+
+def check_probe_options(dtype: str, ties: str, tol: float, max_iter: int) -> None:
+    """Raise ValueError naming a bad probe setting and the valid ones."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not valid; use one of: {', '.join(DTYPES)}")
+    if ties not in TIES:
+        raise ValueError(f"ties {ties!r} is not valid; use one of: {', '.join(TIES)}")
+    if not tol > 0:
+        raise ValueError(f"tol={tol!r} must be a positive number, e.g. 1e-4")
+    if not (isinstance(max_iter, int) and max_iter >= 1):
+        raise ValueError(f"max_iter={max_iter!r} must be a positive integer, e.g. 1000")

@@ -23,7 +23,7 @@ from evalsuite.progress import Progress
 from evalsuite.registry import TASKS
 from evalsuite.stats import mean_ci95
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, take
-from evalsuite.tasks.linear import fit_and_score, grid_batch_for, sweep, wd_grid
+from evalsuite.tasks.linear import ProbeSettings, fit_and_score, grid_batch_for, sweep, wd_grid
 
 
 def size_names(shots: tuple[int, ...], fractions: tuple[float, ...]) -> list[str]:
@@ -101,7 +101,9 @@ class LowShot:
             raise EvalsuiteError(f"lowshot draws images per class and needs single-label data; {spec.name!r} is multi-label")
         train, val, test, split_info = ctx.protocol_splits()
         labels = train.targets.numpy()
-        n_classes, metric = len(spec.classes), spec.metric
+        metric = spec.metric
+        settings = ProbeSettings(metric, len(spec.classes), False, device, self.max_iter,
+                                 grid_batch=grid_batch_for(self.grid_batch, self.wd_num, device))
         metrics, per_size = {}, {}
         sizes = size_names(self.shots, self.fractions)
         bar = Progress(len(sizes) * self.draws, f"lowshot {spec.name}", "draw", ctx.quiet)
@@ -109,8 +111,8 @@ class LowShot:
             scores, wds = [], []
             for d in range(self.draws):
                 subset = take(train, draw_subset(labels, size, ctx.seed, d))
-                wd, params = self.choose_wd(subset, val, metric, n_classes, device)
-                scores.append(fit_and_score(subset, test, wd, metric, n_classes, False, device, self.max_iter, params))
+                wd, params = self.choose_wd(subset, val, settings)
+                scores.append(fit_and_score(subset, test, wd, settings, params)[0])
                 wds.append(wd)
                 bar.update()
             mean, std, half = mean_ci95(scores)
@@ -123,11 +125,9 @@ class LowShot:
         return TaskOutput(metric=f"{metric}@{self.headline}", value=metrics[f"{metric}@{self.headline}"],
                           metrics=metrics, extra={"split": split_info, "subsets": per_size})
 
-    def choose_wd(self, subset: Split, val: Split, metric: str, n_classes: int, device: torch.device):
-        """The L2 penalty (and its warm-start parameters) for one drawn subset."""
+    def choose_wd(self, subset: Split, val: Split, settings: ProbeSettings):
+        """The L2 penalty (and its warm-start fit) for one drawn subset."""
         if self.wd is not None:
             return self.wd, None
-        grid = wd_grid(self.wd_start, self.wd_stop, self.wd_num)
-        wd, _, params = sweep(subset, val, grid, metric, n_classes, False, device, self.max_iter,
-                              grid_batch_for(self.grid_batch, len(grid), device))
-        return wd, params
+        wd, _, fit = sweep(subset, val, wd_grid(self.wd_start, self.wd_stop, self.wd_num), settings)
+        return wd, fit
