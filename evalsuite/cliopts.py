@@ -86,3 +86,38 @@ def int_list(text: str) -> list[int]:
         return [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
         raise EvalsuiteError(f"--seeds {text!r} is not a comma-separated list of integers (e.g. 0,1,2)") from None
+
+
+def add_request_arguments(p) -> None:
+    """The evaluation settings ``eval`` and ``sweep`` share (``request_fields`` reads them back)."""
+    p.add_argument("--arch", help="registered arch (evalsuite list archs), timm:NAME or pkg.module:callable; "
+                                  "inferred when omitted")
+    p.add_argument("--suite", help="suite recipe (default tasks/default.py)")
+    p.add_argument("--tasks", help="comma-separated tasks of the suite to run, e.g. knn,linear")
+    p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")
+    p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
+    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
+    p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed (default: the suite's, else 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
+    p.add_argument("--key", help="dotted location of the backbone in the file when the convention is not wanted, "
+                                 "e.g. student (DINO) or state_dict.module.encoder_k; see evalsuite inspect")
+    p.add_argument("--allow-nonfinite", action="store_true", help="evaluate weights that hold NaN or inf (refused by default)")
+    p.add_argument("--cache-dir", help="folder of every cache: features/, decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
+    p.add_argument("--resolution", help="evaluation resolution: auto (default: the backbone's training size when "
+                   "known, else 224), native, or N px; the same as --cfg-options features.resize=...")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="imagefolder: leave out unreadable image files and record how many in the row")
+
+
+def request_fields(args) -> dict:
+    """``EvalRequest`` fields from the arguments of ``add_request_arguments`` (and eval's ``--seed``)."""
+    seed = getattr(args, "seed", None)
+    seeds = int_list(args.seeds) if args.seeds else ([seed] if seed is not None else None)  # None: the suite's
+    resolution = {"features.resize": args.resolution} if args.resolution else {}
+    return dict(arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks), datasets=csv_list(args.datasets),
+                data_root=args.data_root, download=args.download, seeds=seeds, device=args.device,
+                trust_checkpoint=args.trust_checkpoint, key=args.key, allow_nonfinite=args.allow_nonfinite,
+                cache_dir=args.cache_dir, cfg_options={**parse_cfg_options(args.cfg_options), **resolution},
+                skip_bad_images=args.skip_bad_images)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from evalsuite.cliopts import csv_list, int_list, parse_cfg_options
+from evalsuite.cliopts import add_request_arguments, request_fields
 
 NAME = "sweep"
 HELP = "evaluate many checkpoints, one job per (checkpoint, dataset), via SLURM (submitit) or locally; resumable"
@@ -27,16 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--slurm-account", help="SLURM account")
     p.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and finalize (local and debug always wait)")
     p.add_argument("--baseline", help="checkpoint label the report compares against")
-    p.add_argument("--suite", help="suite recipe (default tasks/default.py)")
-    p.add_argument("--tasks", help="comma-separated tasks of the suite, e.g. knn,linear")
-    p.add_argument("--datasets", help="comma-separated datasets; one job per checkpoint and dataset")
-    p.add_argument("--arch", help="arch for every checkpoint (inferred when omitted)")
-    p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
-    p.add_argument("--seeds", help="seeds, e.g. 0,1,2 (default: the suite's)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoints")
-    p.add_argument("--cache-dir", help="cache root (features/, decoded/) shared by the jobs (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
-    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings")
+    add_request_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,15 +35,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.status:
         return show_status(args.status, retry_failed=args.retry_failed, finalize=args.finalize)
+    request = request_fields(args)
+    datasets = request.pop("datasets")  # one job per (checkpoint, dataset)
     opts = SweepOptions(
         checkpoints=args.checkpoints, results_dir=args.results, executor=args.executor, jobs=args.jobs,
         time=args.time, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
         cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, account=args.slurm_account,
-        wait=args.wait, baseline=args.baseline,
-        request={"arch": args.arch, "suite": args.suite, "tasks": csv_list(args.tasks),
-                 "data_root": args.data_root, "seeds": int_list(args.seeds) if args.seeds else None,
-                 "device": args.device, "trust_checkpoint": args.trust_checkpoint, "cache_dir": args.cache_dir,
-                 "cfg_options": parse_cfg_options(args.cfg_options)},
-        datasets=csv_list(args.datasets),
+        wait=args.wait, baseline=args.baseline, request=request, datasets=datasets,
     )
     return start_sweep(opts)
