@@ -26,11 +26,12 @@ ARCHS = Registry("arch")
 #: the loader still checks every key and shape of the answer.
 ARCH_GUESSERS = Registry("arch guesser")
 
-#: Contract: a class with ``name``, ``detect(obj) -> bool`` (recognises its own layout without
-#: false positives on the others) and ``convert(obj) -> (tensors | None, meta)``. Weights are found
-#: by structure (``evalsuite.checkpoint.structural``): an adapter returns tensors only when the
-#: layout needs renaming into the arch's naming (they are then searched like any other tensor
-#: dict, wrapper prefixes and heads included), and returns the metadata it carries.
+#: Contract: a function ``(obj) -> (tensors | None, meta) | None``, registered under the format's
+#: name, given the loaded checkpoint dict: None when ``obj`` is not its layout (no false positives
+#: on the others), else what it adds. Weights are found by structure
+#: (``evalsuite.checkpoint.structural``): an adapter returns tensors only when the layout needs
+#: renaming into the arch's naming (they are then searched like any other tensor dict, wrapper
+#: prefixes and heads included), and returns the metadata the file carries.
 FORMATS = Registry("checkpoint format")
 
 #: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``).

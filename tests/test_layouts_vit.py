@@ -20,7 +20,7 @@ from timm.models.vision_transformer import VisionTransformer
 from evalsuite.archs import build_backbone
 from evalsuite.archs.vit import FEATURE_MODES, apply_feature_mode, infer_vit
 from evalsuite.checkpoint import load_backbone
-from evalsuite.checkpoint.formats.mae import MAEFormat
+from evalsuite.checkpoint.formats.mae import mae
 from evalsuite.checkpoint.load import infer_arch
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
@@ -225,7 +225,7 @@ def test_mae_claims_its_method_only_with_evidence(tmp_path):
     torch.save(mae_release(sd), tmp_path / "release.pth")
     assert "method" not in load_backbone(tmp_path / "release.pth")[1].meta  # an encoder alone could be anyone's
     # DeiT main.py: {'model': ViT with its classifier head, ...}: not an MAE layout.
-    assert not MAEFormat.detect({"model": {**sd, "head.weight": torch.zeros(10, 192)}, "epoch": 299})
+    assert mae({"model": {**sd, "head.weight": torch.zeros(10, 192)}, "epoch": 299}) is None
 
 
 def test_dinov2_registers_give_dinov2_tokens():

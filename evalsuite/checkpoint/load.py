@@ -125,13 +125,15 @@ def _sources(obj: dict) -> tuple[str, list[tuple[str, dict]], dict]:
     """
     load_builtins()
     meta, renamed, named = _generic_meta(obj), [], []
-    for fmt in FORMATS.module_dict.values():
-        if fmt.detect(obj):
-            tensors, fmt_meta = fmt.convert(obj)
-            meta.update(fmt_meta)
-            if tensors:
-                renamed.append((f"<{fmt.name} renaming>", tensors))
-            named.insert(0 if tensors else len(named), fmt.name)
+    for name, adapter in FORMATS.module_dict.items():
+        found = adapter(obj)
+        if found is None:
+            continue
+        tensors, fmt_meta = found
+        meta.update(fmt_meta)
+        if tensors:
+            renamed.append((f"<{name} renaming>", tensors))
+        named.insert(0 if tensors else len(named), name)
     return (named[0] if named else STRUCTURAL), renamed + tensor_dicts(obj), meta
 
 

@@ -19,6 +19,11 @@ def has_key_under(sd: Any, prefix: str) -> bool:
     return isinstance(sd, dict) and any(isinstance(k, str) and k.startswith(prefix) for k in sd)
 
 
+def epochs_from(record: Any, key: str = "epoch") -> dict:
+    """``{"epochs": record[key]}`` when the saving script stored an int there, else ``{}``."""
+    return {"epochs": record[key]} if isinstance(record.get(key), int) else {}
+
+
 def has_keys_under(sd: Any, prefix: str, *required: str) -> bool:
     """``sd`` is a dict with keys ``prefix + r`` for each of ``required``."""
     return isinstance(sd, dict) and all(prefix + r in sd for r in required)

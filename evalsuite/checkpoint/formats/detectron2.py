@@ -60,15 +60,9 @@ def _trunk(model: dict) -> dict[str, torch.Tensor]:
 
 
 @FORMATS.register_module("detectron2")
-class Detectron2Format:
-    name = "detectron2"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        model = obj.get("model")
-        return isinstance(model, dict) and any(isinstance(k, str) and k.endswith("stem.conv1.weight") for k in model)
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {"author": obj["__author__"]} if isinstance(obj.get("__author__"), str) else {}
-        return from_detectron2(_trunk(obj["model"])), meta
+def detectron2(obj: dict) -> tuple[dict, dict] | None:
+    model = obj.get("model")
+    if not (isinstance(model, dict) and any(isinstance(k, str) and k.endswith("stem.conv1.weight") for k in model)):
+        return None
+    meta = {"author": obj["__author__"]} if isinstance(obj.get("__author__"), str) else {}
+    return from_detectron2(_trunk(model)), meta

@@ -11,7 +11,7 @@ released backbone-only files are plain state dicts, read as such.
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import with_prefix
+from evalsuite.checkpoint.formats.common import epochs_from, with_prefix
 from evalsuite.registry import FORMATS
 
 
@@ -23,9 +23,7 @@ def teacher_backbone(teacher: dict) -> dict:
 
 def self_distillation_meta(obj: dict, method: str) -> dict:
     """Method, epochs done (these scripts save ``epoch + 1``) and the ``args.arch`` they trained."""
-    meta = {"method": method}
-    if isinstance(obj.get("epoch"), int):
-        meta["epochs"] = obj["epoch"]
+    meta = {"method": method, **epochs_from(obj)}
     arch = getattr(obj.get("args"), "arch", None)
     if isinstance(arch, str):
         meta["arch_hint"] = arch
@@ -33,14 +31,8 @@ def self_distillation_meta(obj: dict, method: str) -> dict:
 
 
 @FORMATS.register_module("dino")
-class DINOFormat:
-    name = "dino"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        teacher = obj.get("teacher")
-        return "dino_loss" in obj and isinstance(teacher, dict) and any(".backbone." in f".{k}" for k in teacher)
-
-    @staticmethod
-    def convert(obj: dict):
+def dino(obj: dict) -> tuple[None, dict] | None:
+    teacher = obj.get("teacher")
+    if "dino_loss" in obj and isinstance(teacher, dict) and any(".backbone." in f".{k}" for k in teacher):
         return None, self_distillation_meta(obj, "dino")
+    return None

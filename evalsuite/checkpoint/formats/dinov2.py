@@ -51,13 +51,6 @@ def to_timm(sd: dict) -> dict:
 
 
 @FORMATS.register_module("dinov2")
-class DINOv2Format:
-    name = "dinov2"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return _backbone(obj) is not None
-
-    @staticmethod
-    def convert(obj: dict):
-        return to_timm(_backbone(obj)), {"method": "dinov2"}
+def dinov2(obj: dict) -> tuple[dict, dict] | None:
+    backbone = _backbone(obj)
+    return None if backbone is None else (to_timm(backbone), {"method": "dinov2"})

@@ -17,17 +17,11 @@ FORMAT_VERSION = 1
 
 
 @FORMATS.register_module("evalsuite")
-class EvalsuiteFormat:
-    name = "evalsuite"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return isinstance(obj.get("evalsuite"), dict) and "state_dict" in obj
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {k: v for k, v in obj["evalsuite"].items() if isinstance(v, (str, int, float, bool))}
-        return None, meta  # the weights are ``state_dict``, found by structure
+def evalsuite_native(obj: dict) -> tuple[None, dict] | None:
+    if not (isinstance(obj.get("evalsuite"), dict) and "state_dict" in obj):
+        return None
+    meta = {k: v for k, v in obj["evalsuite"].items() if isinstance(v, (str, int, float, bool))}
+    return None, meta  # the weights are ``state_dict``, found by structure
 
 
 def save_backbone(path: str | Path, state_dict: dict[str, torch.Tensor], **meta) -> None:

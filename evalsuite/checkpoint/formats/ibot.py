@@ -42,13 +42,6 @@ def _teacher(obj: dict):
 
 
 @FORMATS.register_module("ibot")
-class IBOTFormat:
-    name = "ibot"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return _teacher(obj) is not None
-
-    @staticmethod
-    def convert(obj: dict):
-        return _to_timm(teacher_backbone(_teacher(obj))), self_distillation_meta(obj, "ibot")
+def ibot(obj: dict) -> tuple[dict, dict] | None:
+    teacher = _teacher(obj)
+    return None if teacher is None else (_to_timm(teacher_backbone(teacher)), self_distillation_meta(obj, "ibot"))

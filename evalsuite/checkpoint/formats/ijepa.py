@@ -11,20 +11,12 @@ names the method and epochs.
 
 from __future__ import annotations
 
+from evalsuite.checkpoint.formats.common import epochs_from
 from evalsuite.registry import FORMATS
 
 
 @FORMATS.register_module("ijepa")
-class IJEPAFormat:
-    name = "ijepa"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return isinstance(obj.get("target_encoder"), dict) and "predictor" in obj
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {"method": "ijepa"}
-        if isinstance(obj.get("epoch"), int):
-            meta["epochs"] = obj["epoch"]  # save_checkpoint(epoch + 1): epochs done
-        return None, meta
+def ijepa(obj: dict) -> tuple[None, dict] | None:
+    if not (isinstance(obj.get("target_encoder"), dict) and "predictor" in obj):
+        return None
+    return None, {"method": "ijepa", **epochs_from(obj)}  # save_checkpoint(epoch + 1): epochs done

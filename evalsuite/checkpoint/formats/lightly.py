@@ -34,24 +34,17 @@ def _is_generator(sd: dict) -> bool:
 
 
 @FORMATS.register_module("lightly")
-class LightlyFormat:
-    name = "lightly"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        sd = _inner(obj)
-        return has_keys_under(sd, "backbone.", "0.weight", "1.running_mean") and (
-            has_keys_under(sd, "backbone.", "4.0.conv1.weight") or _is_generator(sd))
-
-    @staticmethod
-    def convert(obj: dict):
-        sd = _inner(obj)
-        children = GENERATOR_CHILDREN if _is_generator(sd) else TORCHVISION_CHILDREN
-        out = {}
-        for key, value in with_prefix(sd, "backbone.").items():
-            index, _, rest = key.partition(".")
-            if index in children:
-                if children is GENERATOR_CHILDREN:
-                    rest = rest.replace(".shortcut.", ".downsample.")
-                out[f"{children[index]}.{rest}"] = value
-        return out, {}
+def lightly(obj: dict) -> tuple[dict, dict] | None:
+    sd = _inner(obj)
+    if not (has_keys_under(sd, "backbone.", "0.weight", "1.running_mean") and (
+            has_keys_under(sd, "backbone.", "4.0.conv1.weight") or _is_generator(sd))):
+        return None
+    children = GENERATOR_CHILDREN if _is_generator(sd) else TORCHVISION_CHILDREN
+    out = {}
+    for key, value in with_prefix(sd, "backbone.").items():
+        index, _, rest = key.partition(".")
+        if index in children:
+            if children is GENERATOR_CHILDREN:
+                rest = rest.replace(".shortcut.", ".downsample.")
+            out[f"{children[index]}.{rest}"] = value
+    return out, {}

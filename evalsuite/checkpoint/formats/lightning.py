@@ -8,24 +8,17 @@ Layout: ``{'pytorch-lightning_version', 'state_dict': {'backbone.conv1.weight', 
 
 from __future__ import annotations
 
+from evalsuite.checkpoint.formats.common import epochs_from
 from evalsuite.registry import FORMATS
 
 
 @FORMATS.register_module("lightning")
-class LightningFormat:
-    name = "lightning"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return "pytorch-lightning_version" in obj and isinstance(obj.get("state_dict"), dict)
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {"lightning_version": str(obj["pytorch-lightning_version"])}
-        hparams = obj.get("hyper_parameters") or {}
-        method = hparams.get("method") if isinstance(hparams, dict) else None
-        if isinstance(method, str):
-            meta["method"] = method
-        if isinstance(obj.get("epoch"), int):
-            meta["epochs"] = obj["epoch"]
-        return None, meta
+def lightning(obj: dict) -> tuple[None, dict] | None:
+    if not ("pytorch-lightning_version" in obj and isinstance(obj.get("state_dict"), dict)):
+        return None
+    meta = {"lightning_version": str(obj["pytorch-lightning_version"])}
+    hparams = obj.get("hyper_parameters") or {}
+    method = hparams.get("method") if isinstance(hparams, dict) else None
+    if isinstance(method, str):
+        meta["method"] = method
+    return None, {**meta, **epochs_from(obj)}

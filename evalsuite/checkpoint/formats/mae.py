@@ -17,25 +17,23 @@ from __future__ import annotations
 from evalsuite.registry import FORMATS
 
 
+def _is_mae(model) -> bool:
+    """An MAE encoder (timm naming) with its decoder, or the released encoder without a head."""
+    if not (isinstance(model, dict) and "cls_token" in model and "patch_embed.proj.weight" in model):
+        return False
+    return "decoder_embed.weight" in model or "head.weight" not in model
+
+
 @FORMATS.register_module("mae")
-class MAEFormat:
-    name = "mae"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        model = obj.get("model")
-        if not (isinstance(model, dict) and "cls_token" in model and "patch_embed.proj.weight" in model):
-            return False
-        return "decoder_embed.weight" in model or "head.weight" not in model
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {}
-        model_name = getattr(obj.get("args"), "model", None)
-        if "decoder_embed.weight" in obj["model"] or str(model_name).startswith("mae_"):
-            meta["method"] = "mae"
-        if isinstance(obj.get("epoch"), int):
-            meta["epochs"] = obj["epoch"] + 1  # saved after epoch ``epoch`` (0-based) finished
-        if isinstance(model_name, str):
-            meta["arch_hint"] = model_name
-        return None, meta
+def mae(obj: dict) -> tuple[None, dict] | None:
+    if not _is_mae(obj.get("model")):
+        return None
+    meta = {}
+    model_name = getattr(obj.get("args"), "model", None)
+    if "decoder_embed.weight" in obj["model"] or str(model_name).startswith("mae_"):
+        meta["method"] = "mae"
+    if isinstance(obj.get("epoch"), int):
+        meta["epochs"] = obj["epoch"] + 1  # saved after epoch ``epoch`` (0-based) finished
+    if isinstance(model_name, str):
+        meta["arch_hint"] = model_name
+    return None, meta

@@ -6,25 +6,12 @@ mmcv's ResNet uses torchvision's parameter names, so the backbone is found by st
 
 from __future__ import annotations
 
-from evalsuite.checkpoint.formats.common import has_key_under
+from evalsuite.checkpoint.formats.common import epochs_from, has_key_under
 from evalsuite.registry import FORMATS
 
 
 @FORMATS.register_module("mmselfsup")
-class MMSelfSupFormat:
-    name = "mmselfsup"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return (
-            "pytorch-lightning_version" not in obj
-            and isinstance(obj.get("meta"), dict)
-            and has_key_under(obj.get("state_dict"), "backbone.")
-        )
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {}
-        if isinstance(obj["meta"].get("epoch"), int):
-            meta["epochs"] = obj["meta"]["epoch"]
-        return None, meta
+def mmselfsup(obj: dict) -> tuple[None, dict] | None:
+    if "pytorch-lightning_version" in obj or not isinstance(obj.get("meta"), dict):
+        return None
+    return (None, epochs_from(obj["meta"])) if has_key_under(obj.get("state_dict"), "backbone.") else None

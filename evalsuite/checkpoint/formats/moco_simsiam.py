@@ -17,42 +17,31 @@ from evalsuite.checkpoint.formats.common import has_key_under, with_prefix
 from evalsuite.registry import FORMATS
 
 
-class _Official:
-    prefix = ""
-    method = ""
-
-    @classmethod
-    def detect(cls, obj: dict) -> bool:
-        return has_key_under(obj.get("state_dict"), cls.prefix)
-
-    @classmethod
-    def convert(cls, obj: dict):
-        return None, {"method": cls.method}
-
-
-@FORMATS.register_module("simsiam")
-class SimSiamFormat(_Official):
-    name, prefix, method = "simsiam", "module.encoder.", "simsiam"
-
-
-@FORMATS.register_module("moco")
-class MoCoFormat(_Official):
-    name, prefix, method = "moco", "module.encoder_q.", "moco"
-
-
+_MOCOV3_PREFIX = "module.base_encoder."
 #: MoCo v3 ViTs whose heads differ from width / 64 (facebookresearch/moco-v3 vits.py).
 MOCOV3_VIT_HEADS = {"vit_small": 12}
 
 
-@FORMATS.register_module("mocov3")
-class MoCoV3Format(_Official):
-    name, prefix, method = "mocov3", "module.base_encoder.", "mocov3"
+def _method_if_under(obj: dict, prefix: str, method: str) -> tuple[None, dict] | None:
+    """The method's name when the DDP-wrapped encoder ``prefix`` is in ``state_dict``."""
+    return (None, {"method": method}) if has_key_under(obj.get("state_dict"), prefix) else None
 
-    @classmethod
-    def convert(cls, obj: dict):
-        tensors, meta = super().convert(obj)
-        heads = MOCOV3_VIT_HEADS.get(obj.get("arch"))
-        vit = infer_vit(with_prefix(obj["state_dict"], cls.prefix)) if heads else None
-        if vit is not None:
-            meta["arch"] = with_heads(vit, heads)
-        return tensors, meta
+
+@FORMATS.register_module("simsiam")
+def simsiam(obj: dict) -> tuple[None, dict] | None:
+    return _method_if_under(obj, "module.encoder.", "simsiam")
+
+
+@FORMATS.register_module("moco")
+def moco(obj: dict) -> tuple[None, dict] | None:
+    return _method_if_under(obj, "module.encoder_q.", "moco")
+
+
+@FORMATS.register_module("mocov3")
+def mocov3(obj: dict) -> tuple[None, dict] | None:
+    found = _method_if_under(obj, _MOCOV3_PREFIX, "mocov3")
+    heads = MOCOV3_VIT_HEADS.get(obj.get("arch"))
+    vit = infer_vit(with_prefix(obj["state_dict"], _MOCOV3_PREFIX)) if found and heads else None
+    if vit is not None:
+        found[1]["arch"] = with_heads(vit, heads)
+    return found

@@ -12,13 +12,7 @@ from evalsuite.registry import FORMATS
 
 
 @FORMATS.register_module("timm")
-class TimmFormat:
-    name = "timm"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        return "arch" in obj and "version" in obj and isinstance(obj.get("state_dict"), dict)
-
-    @staticmethod
-    def convert(obj: dict):
+def timm_train(obj: dict) -> tuple[None, dict] | None:
+    if "arch" in obj and "version" in obj and isinstance(obj.get("state_dict"), dict):
         return None, {"arch_hint": str(obj["arch"])}
+    return None

@@ -4,6 +4,7 @@ search finds it there. This adapter reads the phase index."""
 
 from __future__ import annotations
 
+from evalsuite.checkpoint.formats.common import epochs_from
 from evalsuite.registry import FORMATS
 
 
@@ -15,15 +16,8 @@ def _trunk(obj: dict):
 
 
 @FORMATS.register_module("vissl")
-class VisslFormat:
-    name = "vissl"
-
-    @staticmethod
-    def detect(obj: dict) -> bool:
-        trunk = _trunk(obj)
-        return isinstance(trunk, dict) and "_feature_blocks.conv1.weight" in trunk
-
-    @staticmethod
-    def convert(obj: dict):
-        meta = {"epochs": obj["phase_idx"]} if isinstance(obj.get("phase_idx"), int) else {}
-        return None, meta
+def vissl(obj: dict) -> tuple[None, dict] | None:
+    trunk = _trunk(obj)
+    if isinstance(trunk, dict) and "_feature_blocks.conv1.weight" in trunk:
+        return None, epochs_from(obj, "phase_idx")
+    return None
