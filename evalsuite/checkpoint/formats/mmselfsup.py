@@ -12,6 +12,9 @@ from evalsuite.registry import FORMATS
 
 @FORMATS.register_module("mmselfsup")
 def mmselfsup(obj: dict) -> tuple[None, dict] | None:
-    if "pytorch-lightning_version" in obj or not isinstance(obj.get("meta"), dict):
+    meta = obj.get("meta")
+    if "pytorch-lightning_version" in obj or not isinstance(meta, dict):
         return None
-    return (None, epochs_from(obj["meta"])) if has_key_under(obj.get("state_dict"), "backbone.") else None
+    if not has_key_under(obj.get("state_dict"), "backbone."):
+        return None
+    return None, epochs_from(meta)
