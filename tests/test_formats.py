@@ -21,6 +21,7 @@ from evalsuite.checkpoint.io import read_checkpoint
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import FORMATS, load_builtins, names
 from tests.test_layouts_vit import LAYOUTS as VIT_LAYOUTS
+from tests.fixtures.checkpoints import write_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +93,6 @@ def layouts(sd):
     }
 
 
-def _write(tmp_path, name, obj, suffix):
-    path = tmp_path / f"{name}{suffix}"
-    if suffix == ".pkl":
-        with open(path, "wb") as f:
-            pickle.dump(obj, f)
-    else:
-        torch.save(obj, path)
-    return path
 
 
 def _format(name):
@@ -114,7 +107,7 @@ def test_every_format_round_trips(tmp_path, tv_sd, fmt):
         return
     assert variants, f"format {fmt!r} has no layout in layouts(); add its real on-disk layout there"
     for name, (obj, suffix) in variants.items():
-        path = _write(tmp_path, name, obj, suffix)
+        path = write_checkpoint(tmp_path, name, obj, suffix)
         model, info = load_backbone(path)
         assert info.format == fmt, name
         assert info.arch == "resnet18"

@@ -14,7 +14,6 @@ import argparse
 import copy
 import functools
 import json
-import pickle
 
 import numpy as np
 import pytest
@@ -27,6 +26,7 @@ from evalsuite.checkpoint import inspect_checkpoint, load_backbone
 from evalsuite.checkpoint.formats.detectron2 import to_detectron2
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
+from tests.fixtures.checkpoints import write_checkpoint
 
 
 
@@ -377,14 +377,6 @@ LAYOUTS = {f.__name__: f for f in (
 )}
 
 
-def _save(folder, name, obj, suffix):
-    path = folder / f"{name}{suffix}"
-    if suffix == ".pkl":
-        with open(path, "wb") as f:
-            pickle.dump(obj, f)
-    else:
-        torch.save(obj, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -395,7 +387,7 @@ def corpus(tmp_path_factory):
     out = {}
     for name, build in LAYOUTS.items():
         obj, suffix, expected, arch, kwargs = build()
-        out[name] = (_save(folder, name, obj, suffix), expected, arch, kwargs)
+        out[name] = (write_checkpoint(folder, name, obj, suffix), expected, arch, kwargs)
     return out
 
 
