@@ -80,22 +80,29 @@ class InertRecord:
     """Stand-in for a pickled record class (mmengine's ``HistoryBuffer``): holds its fields, runs nothing."""
 
 
-#: The statistics HistoryBuffer pickles by reference (mmengine/logging/history_buffer.py).
-_HISTORY_STATISTICS = frozenset({"min", "max", "current", "mean"})
+#: The statistics HistoryBuffer pickles by reference (mmengine 0.10.7's ``_set_default_statistics``
+#: in mmengine/logging/history_buffer.py); the resume reader allows the same four.
+HISTORY_STATISTICS = ("current", "max", "mean", "min")
 
 
 def _history_getattr(obj: Any, name: str) -> str:
     """``getattr`` as HistoryBuffer's pickle uses it, and nothing else."""
-    if obj is InertRecord and name in _HISTORY_STATISTICS:
+    if obj is InertRecord and name in HISTORY_STATISTICS:
         return f"HistoryBuffer.{name}"
     raise pickle.UnpicklingError(f"getattr({getattr(obj, '__name__', type(obj).__name__)}, {name!r}) is not allowed")
 
 
-def _numpy_globals() -> list:
-    names = ("scalar", "_reconstruct")
+def numpy_reconstructors() -> list:
+    """numpy's array and scalar reconstructors (and ``ndarray``, ``dtype``) under the module names
+    numpy 1.x (``numpy.core``) and 2.x (``numpy._core``) pickle them."""
     out: list = [np.dtype, np.ndarray]
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out += [(getattr(np._core.multiarray, n), f"{module}.{n}") for n in names]
+        out += [(getattr(np._core.multiarray, n), f"{module}.{n}") for n in ("scalar", "_reconstruct")]
+    return out
+
+
+def _numpy_globals() -> list:
+    out = numpy_reconstructors()
     # numpy >= 1.25 may pickle a dtype by its class (numpy.dtypes.Float32DType ...).
     out += [(cls, f"numpy.dtypes.{cls.__name__}") for cls in vars(np.dtypes).values()
             if isinstance(cls, type) and issubclass(cls, np.dtype)]

@@ -27,7 +27,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import CheckpointLoader
 
 from evalsuite.atomic import atomic_path, write_text
-from evalsuite.checkpoint.io import TRUST_HINT
+from evalsuite.checkpoint.io import HISTORY_STATISTICS, TRUST_HINT, numpy_reconstructors
 from evalsuite.errors import EvalsuiteError
 from evalsuite.pretrain.dist import world
 
@@ -37,26 +37,18 @@ LATEST, POINTER = "latest.pth", "last_checkpoint"
 SCHEME = "evalsuite-resume://"
 
 
-#: mmengine 0.10.7's default ``HistoryBuffer`` statistics (``_set_default_statistics``).
-STATISTICS = ("current", "max", "mean", "min")
-
-
 def _history_statistic(owner, name: str):
     """``getattr`` as the resume pickles use it: only a statistics method of ``HistoryBuffer``."""
-    if owner is not HistoryBuffer or name not in STATISTICS:
+    if owner is not HistoryBuffer or name not in HISTORY_STATISTICS:
         raise EvalsuiteError(f"a resume checkpoint asked for attribute {name!r} of {owner!r}; only the "
-                             f"HistoryBuffer statistics {', '.join(STATISTICS)} are allowed")
+                             f"HistoryBuffer statistics {', '.join(HISTORY_STATISTICS)} are allowed")
     return getattr(owner, name)
 
 
 def _numpy_globals() -> list:
-    """numpy's array and scalar reconstructors under the names numpy 1.x and 2.x pickle them."""
-    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
-    # the log history is float64, its counts int64 (float32 / int32 where a scalar was logged so)
-    out = [np.ndarray, np.dtype, *(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32"))]
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
-    return out
+    """numpy's reconstructors and the dtypes a message hub holds: the log history is float64, its
+    counts int64 (float32 / int32 where a scalar was logged so)."""
+    return [*numpy_reconstructors(), *(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32"))]
 
 
 #: Reviewed allow-list of what a resume checkpoint of this trainer contains besides tensors.
