@@ -160,3 +160,14 @@ def test_bad_sweeps_are_one_sentence(tmp_path, monkeypatch, capsys, argv, needle
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert not (tmp_path / "R").exists()
+
+
+def test_jobs_get_absolute_paths_and_a_suite_by_name(tmp_path, monkeypatch):
+    """A job may start in another folder: paths are made absolute, a shipped suite's name kept findable."""
+    from evalsuite.sweep.run import _absolute
+
+    monkeypatch.chdir(tmp_path)
+    out = _absolute({"suite": "default", "data_root": "data", "cache_dir": "cache", "arch": "resnet_tiny"})
+    assert Path(out["suite"]).is_absolute() and Path(out["suite"]).name == "default.py" and Path(out["suite"]).is_file()
+    assert out["data_root"] == str(tmp_path / "data")  # not there yet (--download fetches it there)
+    assert out["cache_dir"] == str(tmp_path / "cache") and out["arch"] == "resnet_tiny"

@@ -7,14 +7,13 @@ import json
 import os
 import socket
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalsuite.atomic import write_text
 from evalsuite.results import now
 
 SWEEP_DIR = ".sweep"
-STATES = ("submitted", "running", "done", "failed", "lost")
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,3 @@ def run_job(job: SweepJob) -> list[str]:
         raise
     _write_state(job, "done", rows_written=len(written))
     return written
-
-
-def job_fields(job: SweepJob) -> dict:
-    return asdict(job)

@@ -65,9 +65,13 @@ def _check(opts: SweepOptions) -> list[str]:
 
 def _absolute(request: dict) -> dict:
     """Paths made absolute: a SLURM job or a local subprocess may start in another folder."""
+    from evalsuite.resources import find_recipe
+
     out = dict(request)
-    for key in ("suite", "data_root", "cache_dir"):
-        if out.get(key) and (key != "data_root" or Path(out[key]).exists()):
+    if out.get("suite"):  # a shipped suite's name (``default``) or a file: the file it names
+        out["suite"] = str(find_recipe("tasks", out["suite"]).resolve())
+    for key in ("data_root", "cache_dir"):
+        if out.get(key):
             out[key] = str(Path(out[key]).resolve())
     return out
 
