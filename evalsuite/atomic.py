@@ -58,7 +58,8 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -81,7 +82,7 @@ def reclaim_temp(folder: str | Path) -> int:
     for tmp in folder.glob(".*.tmp"):
         m = _TEMP.match(tmp.name)
         if m and m["host"] == host:
-            stale = not _alive(int(m["pid"]))
+            stale = not process_alive(int(m["pid"]))
         else:
             with contextlib.suppress(OSError):
                 stale = time.time() - tmp.stat().st_mtime > STALE_S

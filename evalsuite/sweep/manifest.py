@@ -8,13 +8,12 @@ time) from one still running.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalsuite.atomic import write_text
+from evalsuite.atomic import process_alive, write_text
 from evalsuite.errors import EvalsuiteError
 from evalsuite.sweep.jobs import SWEEP_DIR, SweepJob, job_state
 
@@ -57,16 +56,6 @@ class Manifest:
         return SweepJob(key, entry["checkpoint"], entry["dataset"], self.results_dir, entry.get("request", {}))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _slurm_state(entry: dict, results_dir: str) -> str | None:
     """SLURM's word on a job (via submitit and sacct), or None where it cannot be asked."""
     if not entry.get("executor_id") or shutil.which("sacct") is None:
@@ -89,7 +78,7 @@ def job_status(manifest: Manifest, key: str) -> dict:
     entry = manifest.jobs[key]
     record = job_state(manifest.job(key))
     state = record["state"]
-    if state == "running" and record.get("host") == socket.gethostname() and not _pid_alive(int(record["pid"])):
+    if state == "running" and record.get("host") == socket.gethostname() and not process_alive(int(record["pid"])):
         record = {**record, "state": "lost", "error": f"process {record['pid']} ended without recording a result"}
     elif state in ("running", "submitted") and manifest.executor == "slurm":
         slurm = _slurm_state(entry, manifest.results_dir)
