@@ -104,7 +104,7 @@ def torch_sweep(train, val, test, grid, device, grid_batch):
     sync(device)
     sweep_s = time.perf_counter() - t
     acc, _ = fit_and_score(concat(train, val), test, wd, settings, init=fit)
-    return {"sweep_s": round(sweep_s, 2), "chosen_wd": wd, "test_top1": acc, "grid_batch": grid_batch,
+    return {"sweep_s": round(sweep_s, 2), "chosen_wd": wd, "test_top1": acc, "grid_batch": grid_batch, "grid": len(grid),
             "iterations": sum(r["iterations"] for r in curve), "capped": unconverged(curve),
             "curve": {r["wd"]: r["val"] for r in curve}}
 
@@ -148,8 +148,9 @@ def probe_sets(data_root: str, n_images: int, which: tuple[str, ...] = ("digits"
 
 def probe_race(args) -> dict:
     device = torch.device(args.device)
-    grid, grid_batch = wd_grid(), (45 if device.type == "cuda" else 0)
-    out = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"}
+    grid, grid_batch = wd_grid()[::args.grid_every], (45 if device.type == "cuda" else 0)
+    out = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads",
+           "grid": len(grid), "sets": {}}
     for name, train, val, test in probe_sets(args.data_root, args.probe_images, tuple(args.probe_sets.split(","))):
         row = {"train/val/test": [len(train), len(val), len(test)], "evalsuite": torch_sweep(train, val, test, grid, device, grid_batch)}
         print(name, json.dumps({k: v for k, v in row["evalsuite"].items() if k != "curve"}), flush=True)
@@ -159,7 +160,7 @@ def probe_race(args) -> dict:
             sk["speedup"] = round(sk["sweep_s"] / max(row["evalsuite"]["sweep_s"], 1e-9), 2)
             sk["max_val_gap_points"] = round(100 * max(abs(sk["curve"][w] - v) for w, v in row["evalsuite"]["curve"].items()), 2)
             print(name, key, json.dumps({k: v for k, v in sk.items() if k != "curve"}), flush=True)
-        out[name] = row
+        out["sets"][name] = row
     return out
 
 
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-images", type=int, default=10000, help="CIFAR-10 train images for the probe race")
     ap.add_argument("--probe-sets", default="digits,512,2048", help="feature sets of the probe race")
     ap.add_argument("--sklearn-tight", action="store_true", help="also race scikit-learn converged (tol 1e-8)")
+    ap.add_argument("--grid-every", type=int, default=1, help="probe race: every K-th penalty of the 45 (smoke runs)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:

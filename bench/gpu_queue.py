@@ -19,6 +19,8 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
     byol, simclr, nnclr   the same for each method
     collapse  SimSiam 20 epochs with and without stop-gradient, std and kNN every epoch
     eval      evaluation speed with the batched L-BFGS solver          (bench/eval_speed.py)
+    probe     the linear-probe race against scikit-learn (digits pixels, 512-d and 2,048-d
+              features of 10k CIFAR-10 images; issue 17's goal: >= 20x at equal accuracy)
 
     python bench/gpu_queue.py --list            # done and pending items
     python bench/gpu_queue.py                   # on the device machine: the next items
@@ -114,6 +116,25 @@ def _eval_args(ctx: dict, smoke: bool) -> list[str]:
             "--out", ctx["result"]]
 
 
+def _probe_args(ctx: dict, smoke: bool) -> list[str]:
+    common = ["--probe-only", "--data-root", ctx["data"], "--out", ctx["result"]]
+    if smoke:
+        return common + ["--device", "cpu", "--probe-sets", "digits", "--grid-every", "8"]
+    return common + ["--probe-images", "10000"]
+
+
+def _render_probe(data: dict) -> str:
+    lines = [f"Device: {data['device']}; {data.get('grid', 45)} penalties.", "",
+             "| features | evalsuite sweep s (iterations) | scikit-learn default s | speed-up | "
+             "test top-1 evalsuite / scikit-learn | chosen wd | largest val-curve gap (points) |", "|" + " --- |" * 7]
+    for name, row in data["sets"].items():
+        ev, sk = row["evalsuite"], row["sklearn_default"]
+        lines.append(f"| {name} | {ev['sweep_s']} ({ev['iterations']:,}) | {sk['sweep_s']} | {sk['speedup']}x | "
+                     f"{100 * ev['test_top1']:.2f} / {100 * sk['test_top1']:.2f} | {ev['chosen_wd']:.3g} / "
+                     f"{sk['chosen_wd']:.3g} | {sk['max_val_gap_points']} |")
+    return "\n".join(lines)
+
+
 def _num(v, fmt: str = ",.0f") -> str:
     return "-" if v is None else format(v, fmt)
 
@@ -199,6 +220,7 @@ ITEMS = [
     Item("collapse", "SimSiam collapse ablation, 20 epochs", "pretrain_methods.py", 360, _method_args("", True),
          _render_collapse, "work/summary.json"),
     Item("eval", "Evaluation speed (batched L-BFGS)", "eval_speed.py", 150, _eval_args, _render_eval, "result.json"),
+    Item("probe", "Linear-probe race against scikit-learn", "eval_speed.py", 480, _probe_args, _render_probe, "result.json"),
 ]
 
 

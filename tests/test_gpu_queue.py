@@ -37,5 +37,21 @@ def test_smoke_run_writes_rows_and_skips_done_items(tmp_path, one_thread):
 def test_queue_order_and_sizes():
     queue = _queue()
     ids = [i.id for i in queue["ITEMS"]]
-    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval"]
+    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval", "probe"]
     assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
+
+
+def test_probe_race_smoke_row(tmp_path, one_thread):
+    """The linear-probe race runs evalsuite's sweep and scikit-learn's side by side and renders
+    both into one row: times, speed-up, test accuracy and chosen wd of each."""
+    queue = _queue()
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n")
+    argv = ["--smoke", "--in-process", "--out", str(tmp_path / "out"), "--results", str(results),
+            "--data-root", "data", "--items", "probe"]
+    assert queue["main"](argv) == 0
+    row = results.read_text()[results.read_text().index("gpu-queue: probe"):]
+    assert "Device: cpu" in row and "6 penalties" in row
+    line = next(x for x in row.splitlines() if x.startswith("| digits pixels 32 px (3072-d) |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert float(cells[2]) > 0 and cells[3].endswith("x") and " / " in cells[4]

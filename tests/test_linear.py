@@ -140,7 +140,7 @@ def test_unstandardized_probe_fits_the_features_as_given(digits_splits):
 def test_a_fit_stopped_by_the_cap_is_flagged_in_the_row(digits_splits):
     train, val, _ = digits_splits
     _, curve, _ = sweep(train, val, [1e-4, 1.0], ProbeSettings("top1", 10, max_iter=3))
-    assert all(r["capped"] and not r["converged"] and r["iterations"] == 3 and r["grad_max"] > r["threshold"]
+    assert all(r["capped"] and not r["converged"] and r["iterations"] == 3 and r["grad_norm"] > r["threshold"]
                for r in curve)
 
 

@@ -1,0 +1,90 @@
+"""The linear probe's features in the eigenbasis of their centred covariance: the same problem,
+fewer and better-scaled unknowns.
+
+For an L2-penalised linear model with an unpenalised intercept, the weights' optimum lies in the
+row space of the centred features X_c = X - mean (the data term's gradient X_c^T R is in it, and
+the penalty pulls every other component to zero; the mean goes into the intercept). So with V
+(D, r) an orthonormal basis of that row space,
+
+    x W + b = (x - mean) V Z + b',    W = V Z,    b = b' - mean W,    ||W||^2 = ||Z||^2,
+
+an exact change of variables: the same objective, the same minimiser, r = rank(X_c) <= min(N, D)
+unknowns per class instead of D. In this basis the data term's Hessian is diagonal at the start
+(X_c^T X_c = V diag(lambda) V^T), so a preconditioner built from lambda (``evalsuite.tasks.logistic``)
+fits the problem's scales to the first order; on raw (unstandardised, uncentred) features the
+centring alone removes the intercept/weight coupling that makes plain L-BFGS crawl.
+
+Cost: one D x D (D <= N) or N x N (D > N) symmetric eigendecomposition and one N x D x r product,
+done once per fitted set (a sweep reuses it for all 45 penalties).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+#: A direction whose singular value is below the largest times max(N, D) times this is rounding,
+#: not signal, and is left out: numpy's ``matrix_rank`` default tolerance.
+RANK_EPS = torch.finfo(torch.float64).eps
+
+
+def _kept(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """(K,) eigenvalues of X_c^T X_c or X_c X_c^T -> which are squared singular values above rank tolerance."""
+    return lam > lam.max().clamp(min=0) * (max(n, d) * RANK_EPS) ** 2
+
+
+@dataclass(frozen=True)
+class Basis:
+    """Centred features in their eigenbasis.
+
+    Attributes:
+        mean: (1, D) the fitted set's feature mean.
+        v: (D, r) orthonormal basis of the centred features' row space.
+        xr: (N, r) the centred features in that basis, ``(x - mean) @ v``.
+        xr_t: (r, N) a contiguous transpose (``xr.T @ R`` through a strided view is several
+            times slower than through a contiguous copy on a CPU).
+        lam: (r,) each direction's squared norm over the set, ``xr.square().sum(0)`` (the
+            eigenvalues of X_c^T X_c, computed from xr itself so that they are exact for it).
+    """
+
+    mean: torch.Tensor
+    v: torch.Tensor
+    xr: torch.Tensor
+    xr_t: torch.Tensor
+    lam: torch.Tensor
+
+    @classmethod
+    def of(cls, x: torch.Tensor, dtype: torch.dtype = torch.float64) -> "Basis":
+        """The basis of x (N, D); computed in float64 whatever ``dtype`` the solve uses."""
+        x = x.to(torch.float64)
+        n, d = x.shape
+        mean = x.mean(0, keepdim=True)  # (1, D)
+        xc = x - mean  # (N, D)
+        if d <= n:
+            lam, v = torch.linalg.eigh(xc.T @ xc)  # (D,), (D, D)
+            v = v[:, _kept(lam, n, d)]  # (D, r)
+        else:  # row space through the N x N Gram matrix, re-orthonormalised
+            lam, u = torch.linalg.eigh(xc @ xc.T)  # (N,), (N, N)
+            u = u[:, _kept(lam, n, d)]  # (N, r)
+            v = torch.linalg.qr(xc.T @ u).Q  # (D, r)
+        if v.shape[1] == 0:  # constant features: only the intercept can fit
+            v = x.new_zeros(d, 1)
+        xr = xc @ v  # (N, r)
+        return cls(mean.to(dtype), v.to(dtype), xr.to(dtype), xr.T.contiguous().to(dtype), xr.square().sum(0).to(dtype))
+
+    @property
+    def rank(self) -> int:
+        return self.v.shape[1]
+
+    def to_basis(self, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G, D, C) weights and (G, C) biases -> their (G, r, C) and (G, C) counterparts.
+
+        Weights outside the row space are dropped (they change no logit on the fitted set)."""
+        weight = weight.to(self.v)
+        return self.v.T @ weight, bias.to(self.v) + (self.mean @ weight)[:, 0]
+
+    def from_basis(self, z: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G, r, C) and (G, C) in the basis -> (G, D, C) weights and (G, C) biases on raw features."""
+        weight = self.v @ z  # (G, D, C)
+        return weight, bias - (self.mean @ weight)[:, 0]
