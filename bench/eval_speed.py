@@ -152,6 +152,11 @@ def probe_race(args) -> dict:
     out = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads",
            "grid": len(grid), "sets": {}}
     for name, train, val, test in probe_sets(args.data_root, args.probe_images, tuple(args.probe_sets.split(","))):
+        if args.save_sets:  # for bench/probe_convergence.py --features
+            Path(args.save_sets).mkdir(parents=True, exist_ok=True)
+            key = name.split("(")[-1].split(")")[0]
+            torch.save({"name": name, **{k: (s.features, s.targets) for k, s in (("train", train), ("val", val), ("test", test))}},
+                       Path(args.save_sets) / f"{key}_{args.probe_images}.pt")
         row = {"train/val/test": [len(train), len(val), len(test)], "evalsuite": torch_sweep(train, val, test, grid, device, grid_batch)}
         print(name, json.dumps({k: v for k, v in row["evalsuite"].items() if k != "curve"}), flush=True)
         configs = [("sklearn_default", {})] + ([("sklearn_tight", {"tol": 1e-8, "max_iter": 10000})] if args.sklearn_tight else [])
@@ -181,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-sets", default="digits,512,2048", help="feature sets of the probe race")
     ap.add_argument("--sklearn-tight", action="store_true", help="also race scikit-learn converged (tol 1e-8)")
     ap.add_argument("--grid-every", type=int, default=1, help="probe race: every K-th penalty of the 45 (smoke runs)")
+    ap.add_argument("--save-sets", help="probe race: also save each feature set here (for bench/probe_convergence.py)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:

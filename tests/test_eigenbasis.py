@@ -59,3 +59,23 @@ def test_preconditioner_inverts_the_hessian_where_every_sample_has_the_same_curv
     hessian = torch.autograd.functional.hessian(lambda t: problem(t.view(1, -1))[0].sum(), theta[0])
     hv = (hessian @ v[0])[None]
     torch.testing.assert_close(problem.precondition(problem(theta)[2], hv), v)
+
+
+def test_warm_start_candidates_are_verified_per_problem():
+    """``start`` keeps, per penalty, whichever of zero and the candidates has the lowest objective:
+    a far-off extrapolation is refused, a near one is taken."""
+    x = _features(40, 5)
+    g = torch.Generator().manual_seed(4)
+    y = torch.randint(0, 3, (40,), generator=g)
+    basis = Basis.of(x)
+    problem = LogisticProblem(basis, y, [1e-3, 1e3], 3)
+    near_z = torch.randn(1, basis.rank, 3, generator=g, dtype=torch.float64) * 1e-3
+    near = basis.from_basis(near_z, torch.zeros(1, 3, dtype=torch.float64))
+    far = basis.from_basis(near_z * 1e6, torch.zeros(1, 3, dtype=torch.float64))
+    theta = problem.start([far, near])
+    zero = torch.zeros(1, problem.r * 3 + 3, dtype=torch.float64)
+    values = {name: problem(t.expand(2, -1).contiguous())[0] for name, t in
+              (("zero", zero), ("near", problem.join(near_z, torch.zeros(1, 3, dtype=torch.float64))))}
+    chosen = problem(theta)[0]
+    torch.testing.assert_close(chosen, torch.minimum(values["zero"], values["near"]))
+    assert problem(problem.start([far]))[0].tolist() == values["zero"].tolist()
