@@ -6,7 +6,8 @@ the row keeps the full path), and a column names its metric (``cifar10/knn top1@
 ``BCCD/detection AP``). Rows that share checkpoint, dataset, task and protocol but differ in seed
 are averaged and shown as mean ± spread (n): the sample std, or with ``spread='ci95'`` the
 half-width of the 95% Student-t interval of the mean; rows measured under different protocols
-never share a cell (the column name then carries the protocol id). ``mean rank`` ranks
+never share a cell (the column name then says how they differ: ``[transform=native32]`` against
+``[transform=resize256-crop224]``, or the protocol id where the difference is too long to read). ``mean rank`` ranks
 checkpoints per column (1 = best) over the columns every ranked checkpoint has (``ranked_subset``),
 so a checkpoint measured on one easy column cannot rank first by missing the others. Values are percent in every format.
 """
@@ -84,8 +85,34 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
         "dataset": labels[r["dataset"]], "dataset_source": r["dataset"], "task": r["task"],
         "metric": metric_label(str(r["metric"])), "protocol_id": r.get("protocol_id", ""),
         "seed": r.get("seed"), "value": 100 * float(r["value"]),
+        "protocol": json.dumps(protocol_fields(r), sort_keys=True, default=str),
     } for r, name in zip(rows, checkpoint_names(rows))]
     return pd.DataFrame.from_records(records)
+
+
+def protocol_fields(row: dict) -> dict:
+    """What a row's protocol id hashes, flat: the task's settings, the transform, the ViT feature
+    mode, the precision and any skipped images (``evalsuite.runner``)."""
+    fields = {k: row.get(k) for k in ("transform", "feature_mode", "precision")}
+    fields["skipped_images"] = (row.get("split") or {}).get("skipped_images")
+    fields.update(row.get("settings") or {})
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+#: Longest protocol difference a column header spells out; past it, the protocol id.
+MAX_PROTOCOL_LABEL = 48
+
+
+def protocol_labels(protocols: dict[str, str]) -> dict[str, str]:
+    """protocol id -> its fields (JSON) for the protocols of one column, -> a label naming the
+    fields that differ between them (``transform=native32``), else the id."""
+    fields = {pid: json.loads(blob) for pid, blob in protocols.items()}
+    keys = sorted({k for f in fields.values() for k in f})
+    differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in fields.values()}) > 1]
+    labels = {pid: ", ".join(f"{k}={json.dumps(f[k]) if isinstance(f.get(k), (list, dict)) else f.get(k, '-')}"
+                             for k in differ) for pid, f in fields.items()}
+    readable = differ and len(set(labels.values())) == len(labels) and max(map(len, labels.values())) <= MAX_PROTOCOL_LABEL
+    return labels if readable else {pid: pid for pid in fields}
 
 
 def cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -95,8 +122,12 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.groupby(keys, as_index=False, sort=True)["value"].agg(mean="mean", std="std", n="count")
     out["std"] = out["std"].fillna(0.0)
     out["ci95"] = [ci95_halfwidth(s, int(n)) for s, n in zip(out["std"], out["n"])]
-    protocols = out.groupby(["dataset", "task", "metric"])["protocol_id"].nunique()
-    out["column"] = [f"{d}/{t} {m}" + (f" [{p}]" if protocols[(d, t, m)] > 1 else "")
+    blobs = dict(zip(frame["protocol_id"], frame["protocol"]))
+    labels = {}
+    for column, group in out.groupby(["dataset", "task", "metric"]):
+        pids = sorted(set(group["protocol_id"]))
+        labels.update({(*column, p): lab for p, lab in protocol_labels({p: blobs[p] for p in pids}).items()} if len(pids) > 1 else {})
+    out["column"] = [f"{d}/{t} {m}" + (f" [{labels[(d, t, m, p)]}]" if (d, t, m, p) in labels else "")
                      for d, t, m, p in zip(out["dataset"], out["task"], out["metric"], out["protocol_id"])]
     return out
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from evalsuite.cli import main
-from evalsuite.leaderboard import TIDY, build, dataset_labels
-from evalsuite.results import SCHEMA_VERSION, row_path, write_row
+from evalsuite.leaderboard import TIDY, build, dataset_labels, protocol_labels
+from evalsuite.results import SCHEMA_VERSION, read_rows, row_path, write_row
 
 
 def _write(folder, label, task, dataset, values, metric="top1@k=20"):
@@ -84,3 +84,19 @@ def test_latex_html_md_are_clean_and_bold_the_best(board, capsys):
     assert main(["leaderboard", "--results", str(board), "--format", "md"]) == 0
     md = capsys.readouterr().out
     assert "| a | **65.0**" not in md and "| b | **65.0** |" in md and "not ranked: det" in md
+
+
+def test_columns_of_two_protocols_say_how_they_differ(tmp_path):
+    """Rows of one dataset and task under two transforms never share a cell, and the two column
+    headers name the setting that differs, not an opaque hash; a difference too long to read
+    falls back to the protocol id."""
+    for label, transform, pid in (("a", "native32", "p1"), ("b", "resize256-crop224", "p2")):
+        write_row(row_path(tmp_path, label, "knn", "cifar10", 0, pid), {
+            "schema_version": SCHEMA_VERSION, "checkpoint": {"label": label}, "task": "knn", "dataset": "cifar10",
+            "seed": 0, "metric": "top1@k=20", "value": 0.5, "protocol_id": pid, "transform": transform,
+            "precision": "fp32", "settings": {"k": [20], "temperature": 0.07}})
+    means, _ = build(list(read_rows(tmp_path)))
+    assert sorted(c for c in means.columns if c != "mean rank") == [
+        "cifar10/knn top1@20 [transform=native32]", "cifar10/knn top1@20 [transform=resize256-crop224]"]
+    long = {"p1": json.dumps({"lrs": list(range(30))}), "p2": json.dumps({"lrs": [1]})}
+    assert protocol_labels(long) == {"p1": "p1", "p2": "p2"}
