@@ -7,9 +7,12 @@ image carries its own label)."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from evalsuite.cli import main
 from evalsuite.datasets import build_dataset
+from evalsuite.datasets.base import IGNORE
+from evalsuite.datasets.voc import LABEL_PROTOCOL, VOC_CLASSES, voc_targets
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import read_rows
 from tests.fixtures import datasets as fx
@@ -30,8 +33,8 @@ def _check_labels(read, fixture, multilabel: bool) -> None:
     for items in read.values():
         for key, target in items:
             assert key in fixture.written, "an item is not an image the fixture wrote"
-            if multilabel:  # exactly the one non-difficult object's class is positive
-                assert target.sum() == 1, target
+            if multilabel:  # the non-difficult object's class positive, the difficult-only one ignored
+                assert (target == 1).sum() == 1 and (target == IGNORE).sum() == 1, target
                 target = int(target.argmax())
             mapping.setdefault(fixture.written[key], set()).add(int(target))
     assert all(len(labels) == 1 for labels in mapping.values()), mapping
@@ -68,9 +71,34 @@ def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
     assert linear["extra"]["split"]["val_source"] == fixture.val_source
     assert linear["split"]["sizes"] == fixture.spec_sizes
     assert linear["metric"] == fixture.metric and knn["metric"] == f"{fixture.metric}@k=5"
+    assert linear.get("label_protocol", "") == spec.label_protocol == knn.get("label_protocol", "")
     bank = fixture.spec_sizes["train"] + fixture.spec_sizes.get("val", 0)  # kNN: all labelled non-test images
     assert knn["extra"] == {"bank_size": bank, "test_size": fixture.sizes["test"]}
     assert linear["value"] == 1.0 and knn["metrics"][f"{fixture.metric}@k=1"] == 1.0
+
+
+def test_voc_difficult_only_class_is_ignored(tmp_path):
+    """The fixture's images each hold one object of their class and one difficult object of the
+    next: the next class is IGNORE (the devkit's 0), every other class 0."""
+    fx.write("voc2007", tmp_path)
+    spec = build_dataset("voc2007", tmp_path)
+    assert spec.label_protocol == LABEL_PROTOCOL
+    for split in spec.splits.values():
+        for i in (0, len(split) - 1):
+            detection_objects = split.detection[i][1]["annotation"]["object"]
+            name = next(o["name"] for o in detection_objects if o["difficult"] == "0")
+            hard = next(o["name"] for o in detection_objects if o["difficult"] == "1")
+            expected = torch.zeros(len(VOC_CLASSES))
+            expected[VOC_CLASSES.index(name)], expected[VOC_CLASSES.index(hard)] = 1.0, IGNORE
+            torch.testing.assert_close(split[i][1], expected)
+
+
+def test_voc_targets_a_non_difficult_object_makes_its_class_positive():
+    objects = [{"name": "cat", "difficult": "1"}, {"name": "cat", "difficult": "0"}, {"name": "dog", "difficult": "1"}]
+    target = voc_targets(objects)
+    assert target[VOC_CLASSES.index("cat")] == 1.0 and target[VOC_CLASSES.index("dog")] == IGNORE
+    assert (target == 0).sum() == len(VOC_CLASSES) - 2
+    assert voc_targets(objects[::-1]).equal(target)
 
 
 def test_stanford_cars_names_the_manual_layout(tmp_path):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+import torch
 from torch.utils.data import Dataset
 
 from evalsuite.preprocess import is_small
@@ -17,6 +18,26 @@ VAL_FRACTION = 0.2
 
 METRICS = ("top1", "mean_per_class", "map11")
 
+#: A multi-label target's value for an (image, class) pair that is neither positive nor negative:
+#: the VOC devkit's classification ground truth 0, "difficult" (the class appears in the image
+#: only as objects marked difficult). Scoring leaves such pairs out of that class's AP
+#: (Everingham et al. 2010, IJCV, Sec. 4.2 and the devkit's VOCevalcls); training counts them as
+#: negatives (``training_targets``).
+IGNORE = -1.0
+
+
+def training_targets(targets: torch.Tensor) -> torch.Tensor:
+    """Multi-label targets (N, C) of 1 / 0 / ``IGNORE`` -> the 0/1 targets a classifier is fitted to.
+
+    An ignored pair is fitted as a negative, as the VOC07 benchmarks train their per-class
+    classifiers: facebookresearch/fair_self_supervision_benchmark, tools/svm/train_svm_kfold.py
+    (whose labels, from extra_scripts/create_voc_data_files.py, are 1 present, 0 absent, -1
+    difficult) maps only 0 to the SVM's -1 and fits -1 with the negatives; facebookresearch/vissl,
+    vissl/utils/svm_utils/svm_trainer.py (``train_cls``) does the same. Both leave the pairs out
+    only when scoring (``test`` there; ``evalsuite.tasks.metrics.map11`` here).
+    """
+    return targets.clamp(min=0)
+
 
 @dataclass
 class DatasetSpec:
@@ -25,13 +46,21 @@ class DatasetSpec:
     Attributes:
         name: registered name (or ``imagefolder:PATH``).
         splits: official splits, ``train`` and ``test`` always, ``val`` where one exists;
-            items are ``(PIL.Image, target)`` with an int target, or a multi-hot float
-            vector when ``multilabel``.
+            items are ``(PIL.Image, target)`` with an int target, or when ``multilabel`` a
+            float vector (C,) with 1 = positive, 0 = negative and ``IGNORE`` (-1) = neither (VOC's
+            "difficult": the class is there only as objects marked difficult). Every consumer of
+            multi-label targets handles ``IGNORE``: the probes, fine-tuning and kNN fit or vote
+            with it as a negative (``training_targets``), ``map11`` leaves the pair out.
         classes: class names in label order.
         metric: ``top1``, ``mean_per_class`` or ``map11`` (11-point mAP, VOC07).
         native_size: side of the stored images in px, used by small-input archs.
         split_note: how the train/test split was made when it is not the official one.
         skipped_images: unreadable files left out per split (``--skip-bad-images``).
+        label_protocol: how the targets were derived, where that changed after rows were
+            written (e.g. VOC's difficult pairs, once negatives, now ``IGNORE``); when set it
+            joins the feature-cache key (cached targets are the old ones) and the protocol id
+            (old rows are not averaged with new ones). Empty for every other dataset, so their
+            cache entries and ids stay as they were.
     """
 
     name: str
@@ -43,6 +72,7 @@ class DatasetSpec:
     split_note: str = "official"
     sizes: dict[str, int] = field(default_factory=dict)
     skipped_images: dict[str, int] = field(default_factory=dict)
+    label_protocol: str = ""
 
     def __post_init__(self) -> None:
         assert self.metric in METRICS, self.metric

@@ -39,7 +39,7 @@ class TaskOutput:
 @dataclass
 class Split:
     features: torch.Tensor  # (N, D)
-    targets: torch.Tensor  # (N,) int64, or (N, C) multi-hot
+    targets: torch.Tensor  # (N,) int64, or (N, C) of 1 / 0 / IGNORE (evalsuite.datasets.base)
 
     def __len__(self) -> int:
         return len(self.targets)

@@ -2,12 +2,20 @@
 
 Mean per-class accuracy is what Kornblith et al. 2019 (Sec. 3) report for FGVC Aircraft,
 Caltech-101, Oxford Flowers and Oxford-IIIT Pets; 11-point interpolated mAP is the VOC2007
-classification metric (Everingham et al. 2010, Sec. 4.2).
+classification metric (Everingham et al. 2010, Sec. 4.2). Its (image, class) pairs marked
+``IGNORE`` (-1, VOC's "difficult") count neither as hits nor as false alarms: the devkit's
+VOCevalcls takes true positives where the ground truth is > 0 and false positives where it is < 0,
+so its 0 ("difficult") pairs drop out of the ranking, and the VOC07 benchmark code drops them too
+(facebookresearch/fair_self_supervision_benchmark, tools/svm/test_svm.py, and
+facebookresearch/vissl, vissl/utils/svm_utils/svm_trainer.py ``test``: only rows whose target is
+not -1 reach ``get_precision_recall``).
 """
 
 from __future__ import annotations
 
 import torch
+
+from evalsuite.datasets.base import IGNORE
 
 
 def top1(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -37,8 +45,16 @@ def average_precision_11(scores: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def map11(scores: torch.Tensor, targets: torch.Tensor) -> float:
-    """scores (N, C), multi-hot targets (N, C) -> mean over classes with a positive of AP-11."""
-    aps = [average_precision_11(scores[:, c], targets[:, c]) for c in range(targets.shape[1]) if targets[:, c].any()]
+    """scores (N, C), targets (N, C) of 1 / 0 / ``IGNORE`` -> mean AP-11 over the classes with a positive.
+
+    Each class is ranked over its scored pairs only: those marked ``IGNORE`` are left out (module
+    docstring)."""
+    aps = []
+    for c in range(targets.shape[1]):
+        kept = targets[:, c] != IGNORE  # (N,)
+        hits = targets[kept, c] > 0
+        if hits.any():
+            aps.append(average_precision_11(scores[kept, c], hits))
     return float(sum(aps) / len(aps))
 
 
