@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from evalsuite.archs.resnet import resnet_tiny
-from evalsuite.datasets.base import DatasetSpec
+from evalsuite.datasets.base import IGNORE, DatasetSpec
 from evalsuite.datasets.digits import ArrayImages
 from evalsuite.features import Transformed, eval_transform, extract
 from evalsuite.runner import REPO_ROOT, build_task, load_suite
 from evalsuite.tasks import finetune as ft
 from evalsuite.tasks.base import EvalContext
+from evalsuite.tasks.finetune_data import classification_loss
 from evalsuite.tasks.linear import Linear
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.one_thread
@@ -117,3 +118,11 @@ def test_paper_recipe_has_the_protocol_grid():
     assert (task.steps, task.batch_size, task.momentum, task.nesterov, task.wd_over_lr) == (5000, 64, 0.9, True, True)
 
 
+
+
+def test_multilabel_loss_fits_an_ignored_pair_as_a_negative():
+    """Fine-tuning and linear_sgd fit VOC's IGNORE (difficult-only) pairs as the VOC07 benchmarks'
+    trainers do (evalsuite.datasets.base.training_targets): as negatives."""
+    logits = torch.tensor([[2.0, -1.0, 0.5]])
+    ignored, negative = torch.tensor([[1.0, IGNORE, 0.0]]), torch.tensor([[1.0, 0.0, 0.0]])
+    assert classification_loss(logits, ignored, True) == classification_loss(logits, negative, True)

@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from evalsuite.datasets.base import IGNORE
 from evalsuite.tasks.knn import knn_scores
 
 
@@ -91,3 +92,11 @@ def test_capped_k_is_named_by_the_k_used():
     assert settings_of(KNN(ks=(1, 10), headline_k=10, cap_k=True))["cap_k"] is True
     assert "cap_k" not in settings_of(KNN())  # off: rows and protocol ids as before the setting existed
     assert "k_used" not in KNN(ks=(1, 3), headline_k=1).run(ctx).extra
+
+
+def test_an_ignored_pair_casts_no_vote():
+    """A bank image's IGNORE pair (VOC's difficult-only class) votes as a negative: nothing."""
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    targets = torch.tensor([[1.0, IGNORE, 0.0], [0.0, 1.0, IGNORE]])
+    s = knn_scores(bank, targets, torch.tensor([[1.0, 0.0]]), (2,), 1.0, 3)[2]
+    torch.testing.assert_close(s, torch.tensor([[math.e, 1.0, 0.0]]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from evalsuite.datasets.base import stratified_holdout
+from evalsuite.datasets.base import IGNORE, stratified_holdout
 from evalsuite.datasets.digits import digits_arrays
 from evalsuite.tasks.base import Split, concat
 from evalsuite.tasks.linear import Linear, ProbeSettings, Standardizer, fit_and_score, fit_logistic, sweep, wd_grid
@@ -159,3 +159,24 @@ def test_multilabel_probe_learns_separable_labels():
     settings = ProbeSettings("map11", 3, multilabel=True)
     wd, _, _ = sweep(train, val, wd_grid(-3, 2, 6), settings)
     assert fit_and_score(concat(train, val), test, wd, settings)[0] > 0.95
+
+
+def test_multilabel_probe_fits_ignored_pairs_as_negatives():
+    """An IGNORE pair is fitted as the VOC07 benchmarks fit it (fair_self_supervision_benchmark's
+    train_svm_kfold.py, vissl's svm_trainer.py): a negative. So the fit is the one with the pair
+    at 0, whatever the image holds, and not the one with it at 1; the sweep scores with it left out."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(60, 4, generator=g, dtype=torch.float64)
+    y = torch.stack([(x[:, 0] > 0), (x[:, 1] > 0)], 1).double()
+    ignored = y.clone()
+    ignored[:6, 0] = IGNORE
+    settings = ProbeSettings("map11", 2, multilabel=True)
+    fit = fit_logistic(x, ignored, [0.1], settings)
+    as_negative = y.clone()
+    as_negative[:6, 0] = 0.0
+    torch.testing.assert_close(fit.weight, fit_logistic(x, as_negative, [0.1], settings).weight, rtol=0, atol=0)
+    as_positive = y.clone()
+    as_positive[:6, 0] = 1.0
+    assert not torch.allclose(fit.weight, fit_logistic(x, as_positive, [0.1], settings).weight)
+    _, curve, _ = sweep(Split(x[:40], ignored[:40]), Split(x[40:], ignored[40:]), [0.1, 10.0], settings)
+    assert all(0 <= r["val"] <= 1 and r["converged"] for r in curve)

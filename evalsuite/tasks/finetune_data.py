@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision.transforms import v2 as T
 
-from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout
+from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout, training_targets
 from evalsuite.features import Transformed, eval_transform, loader_workers, normalize_batch
 from evalsuite.preprocess import CROP, is_small, native_side
 from evalsuite.tasks.metrics import score
@@ -98,9 +98,10 @@ def epoch_loader(dataset: Dataset, transform, batch_size: int, shuffle: bool, se
 
 
 def classification_loss(logits: torch.Tensor, targets: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Cross-entropy (B, C) vs (B,) labels, or per-class binary cross-entropy vs (B, C) multi-hot."""
+    """Cross-entropy (B, C) vs (B,) labels, or per-class binary cross-entropy vs (B, C) targets of
+    1 / 0 / ``IGNORE``, an ignored pair a negative (``evalsuite.datasets.base.training_targets``)."""
     if multilabel:
-        return F.binary_cross_entropy_with_logits(logits, targets.float())
+        return F.binary_cross_entropy_with_logits(logits, training_targets(targets.float()))
     return F.cross_entropy(logits, targets)
 
 

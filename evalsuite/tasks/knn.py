@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from evalsuite.datasets.base import DatasetSpec
+from evalsuite.datasets.base import DatasetSpec, training_targets
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
@@ -27,12 +27,14 @@ def knn_scores(bank: torch.Tensor, bank_targets: torch.Tensor, queries: torch.Te
     """Class scores (M, C) for each k.
 
     Args:
-        bank: (N, D) training features; bank_targets: (N,) labels or (N, C) multi-hot.
+        bank: (N, D) training features; bank_targets: (N,) labels or (N, C) of 1 / 0 / ``IGNORE``
+            (an ignored pair casts no vote, as a negative: ``evalsuite.datasets.base.training_targets``).
         queries: (M, D) features to classify.
         chunk_size: queries per chunk, so memory stays O(chunk_size x N) for large banks.
     """
     bank = F.normalize(bank.float(), dim=1)
-    onehot = bank_targets.float() if bank_targets.ndim == 2 else F.one_hot(bank_targets, num_classes).float()  # (N, C)
+    onehot = (training_targets(bank_targets.float()) if bank_targets.ndim == 2
+              else F.one_hot(bank_targets, num_classes).float())  # (N, C)
     kmax = min(max(ks), len(bank))
     out = {k: [] for k in ks}
     for start in range(0, len(queries), chunk_size):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from evalsuite.datasets.base import training_targets
 from evalsuite.tasks.eigenbasis import Basis
 
 #: On the intercepts, curvature eigenvalues of A are floored at this fraction of the largest: the
@@ -36,7 +37,8 @@ class LogisticProblem:
 
     Args:
         basis: the features' eigenbasis (N samples, r directions).
-        targets: (N,) class indices, or (N, C) multi-hot for ``multilabel``.
+        targets: (N,) class indices, or (N, C) of 1 / 0 / ``IGNORE`` for ``multilabel``; an
+            ignored pair is fitted as a negative (``evalsuite.datasets.base.training_targets``).
         wds: the G penalties.
         num_classes: C.
         multilabel: per-class sigmoids instead of one softmax.
@@ -50,7 +52,7 @@ class LogisticProblem:
         self.g, self.c = len(wds), num_classes
         self.wd = torch.tensor(wds, dtype=dtype, device=device)  # (G,)
         targets = targets.to(device)
-        self.onehot = targets.to(dtype) if multilabel else F.one_hot(targets, num_classes).to(dtype)  # (N, C)
+        self.onehot = (training_targets(targets) if multilabel else F.one_hot(targets, num_classes)).to(dtype)  # (N, C)
 
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """theta (G, r*C + C) -> weights Z (G, r, C) and intercepts (G, C)."""
