@@ -5,7 +5,8 @@ as in every frozen-feature protocol); on CUDA with bf16 autocast and channels_la
 only decode and resize to uint8; normalisation happens on the device.
 
 The cache key is (checkpoint sha256, arch, dataset, split, transform, split size, compute
-precision), so running other tasks on the same features extracts nothing the second time.
+precision, and the dataset's label protocol where it has one), so running other tasks on the
+same features extracts nothing the second time.
 
 Decoding is the slow part of extraction (JPEG decode on the CPU runs far below a GPU's forward
 rate), and it is the same for every checkpoint. So a split whose decoded uint8 images fit in
@@ -125,14 +126,21 @@ class FeatureKey:
     size: int
     source: str = ""
     precision: str = "fp32"  # compute_precision
+    labels: str = ""  # DatasetSpec.label_protocol: the cached targets were made under it
+
+    def fields(self) -> dict:
+        """The key as stored; an empty ``labels`` is left out, so entries made before the field
+        existed keep their digest."""
+        return {k: v for k, v in self.__dict__.items() if k != "labels" or v}
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:32]
+        return hashlib.sha256(json.dumps(self.fields(), sort_keys=True).encode()).hexdigest()[:32]
 
     def images_key(self) -> str:
-        """The part that decoded images depend on: everything but the checkpoint and arch."""
+        """The part that decoded images (and their cached targets) depend on: everything but the
+        checkpoint, arch and precision."""
         skip = ("checkpoint_sha256", "arch", "precision")
-        return json.dumps({k: v for k, v in self.__dict__.items() if k not in skip}, sort_keys=True)
+        return json.dumps({k: v for k, v in self.fields().items() if k not in skip}, sort_keys=True)
 
 
 def source_of(dataset: Dataset) -> str:
@@ -295,7 +303,7 @@ class FeatureCache:
         if path.is_file():
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
-                if blob.get("key") == key.__dict__:
+                if blob.get("key") == key.fields():
                     self.hits += 1
                     return blob["features"], blob["targets"]
             except Exception:  # a corrupted cache entry is recomputed, never trusted
@@ -305,4 +313,4 @@ class FeatureCache:
 
     def put(self, key: FeatureKey, features: torch.Tensor, targets: torch.Tensor) -> None:
         with atomic_path(self.path(key)) as tmp:
-            torch.save({"key": key.__dict__, "features": features, "targets": targets}, tmp)
+            torch.save({"key": key.fields(), "features": features, "targets": targets}, tmp)

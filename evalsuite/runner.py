@@ -165,7 +165,7 @@ def _feature_fn(session: Session, spec):
         mode = getattr(model, "feature_mode", None)
         arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
         key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                         compute_precision(session.device))
+                         compute_precision(session.device), spec.label_protocol)
         got = cache.get(key)
         if got is None:
             workers = loader_workers(settings.num_workers, len(dataset))
@@ -198,10 +198,13 @@ def feature_step(dataset_name: str, session: Session) -> Prepared:
 
     mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
     vit = {"feature_mode": mode} if mode else {}
+    # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
+    # id, so its new rows never share a cell with the old; the others' ids stay as they were
+    labels = {"label_protocol": spec.label_protocol} if spec.label_protocol else {}
     # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
     # preprocessing record, so rows made before that record existed keep their ids
-    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit}, context,
-                    id_protocol={"transform": transform_id, **vit})
+    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels}, context,
+                    id_protocol={"transform": transform_id, **vit, **labels})
 
 
 def data_step(tasks: dict) -> DataStep:

@@ -4,6 +4,8 @@ protocol id."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -68,6 +70,18 @@ def test_feature_key_includes_precision_but_decoded_images_do_not():
     gpu = FeatureKey("sha", "resnet_tiny", "digits", "train", "native32", 10, "", "bf16")
     assert cpu.digest() != gpu.digest() and cpu.images_key() == gpu.images_key()
     assert compute_precision(torch.device("cuda")) == "bf16"
+
+
+def test_feature_key_label_protocol_keeps_old_entries_and_parts_new_targets():
+    """Cached targets are the dataset's: a label protocol (VOC's ignored difficult pairs) gives
+    features and decoded images new entries, and an empty one the digests made before it existed."""
+    args = ("sha", "resnet_tiny", "voc2007", "train", "resize256-crop224", 10, "/data", "fp32")
+    old, new = FeatureKey(*args), FeatureKey(*args, labels="difficult-only pairs ignored (-1)")
+    names = ("checkpoint_sha256", "arch", "dataset", "split", "transform", "size", "source", "precision")
+    before = dict(zip(names, args))
+    assert old.fields() == before  # the stored key and digest of an entry written before the field
+    assert old.digest() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:32]
+    assert new.digest() != old.digest() and new.images_key() != old.images_key()
 
 
 @pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
