@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from evalsuite.cli import main
+from evalsuite.datasets.voc import LABEL_PROTOCOL
 from evalsuite.leaderboard import TIDY, build, dataset_labels, protocol_labels
 from evalsuite.results import SCHEMA_VERSION, read_rows, row_path, write_row
 
@@ -100,3 +101,16 @@ def test_columns_of_two_protocols_say_how_they_differ(tmp_path):
         "cifar10/knn top1@20 [transform=native32]", "cifar10/knn top1@20 [transform=resize256-crop224]"]
     long = {"p1": json.dumps({"lrs": list(range(30))}), "p2": json.dumps({"lrs": [1]})}
     assert protocol_labels(long) == {"p1": "p1", "p2": "p2"}
+
+
+def test_voc_rows_before_and_after_difficult_pairs_were_ignored_stay_apart(tmp_path):
+    """A VOC row made when difficult-only pairs were negatives has no label protocol and another
+    protocol id: its column says so instead of pooling it with the new rows' 11-point mAP."""
+    for label, extra, pid in (("old", {}, "p1"), ("new", {"label_protocol": LABEL_PROTOCOL}, "p2")):
+        write_row(row_path(tmp_path, label, "linear", "voc2007", 0, pid), {
+            "schema_version": SCHEMA_VERSION, "checkpoint": {"label": label}, "task": "linear", "dataset": "voc2007",
+            "seed": 0, "metric": "map11", "value": 0.5, "protocol_id": pid, "transform": "resize256-crop224",
+            "precision": "fp32", "settings": {"wd_num": 45}, **extra})
+    means, _ = build(list(read_rows(tmp_path)))
+    assert {c for c in means.columns if c != "mean rank"} == {
+        f"voc2007/linear map11 [label_protocol={LABEL_PROTOCOL}]", "voc2007/linear map11 [label_protocol=-]"}

@@ -76,7 +76,7 @@ def test_feature_key_label_protocol_keeps_old_entries_and_parts_new_targets():
     """Cached targets are the dataset's: a label protocol (VOC's ignored difficult pairs) gives
     features and decoded images new entries, and an empty one the digests made before it existed."""
     args = ("sha", "resnet_tiny", "voc2007", "train", "resize256-crop224", 10, "/data", "fp32")
-    old, new = FeatureKey(*args), FeatureKey(*args, labels="difficult-only pairs ignored (-1)")
+    old, new = FeatureKey(*args), FeatureKey(*args, labels="difficult-ignored")
     names = ("checkpoint_sha256", "arch", "dataset", "split", "transform", "size", "source", "precision")
     before = dict(zip(names, args))
     assert old.fields() == before  # the stored key and digest of an entry written before the field

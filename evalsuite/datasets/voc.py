@@ -28,7 +28,7 @@ VOC_CLASSES = [
 
 #: ``DatasetSpec.label_protocol`` of these targets. Before it, difficult-only pairs were negatives;
 #: the id keeps feature caches and result rows made then apart from these.
-LABEL_PROTOCOL = "difficult-only pairs ignored (-1)"
+LABEL_PROTOCOL = "difficult-ignored"
 
 
 def voc_targets(objects: list[dict]) -> torch.Tensor:
