@@ -79,3 +79,22 @@ def test_warm_start_candidates_are_verified_per_problem():
     chosen = problem(theta)[0]
     torch.testing.assert_close(chosen, torch.minimum(values["zero"], values["near"]))
     assert problem(problem.start([far]))[0].tolist() == values["zero"].tolist()
+
+
+def test_past_max_rank_the_features_are_only_centred_and_the_fit_is_the_same():
+    """Where the eigendecomposition would not fit (min(N, D) > max_rank), the basis is the centred
+    features themselves: the same logits, and the probe reaches the same minimiser."""
+    from evalsuite.tasks.linear import ProbeSettings, fit_logistic
+
+    x = _features(60, 8)
+    plain = Basis.of(x, max_rank=4)
+    assert plain.v is None and plain.rank == 8
+    g = torch.Generator().manual_seed(5)
+    z, b = torch.randn(1, 8, 3, generator=g, dtype=torch.float64), torch.randn(1, 3, generator=g, dtype=torch.float64)
+    weight, bias = plain.from_basis(z, b)
+    torch.testing.assert_close(x @ weight + bias[:, None], plain.xr @ z + b[:, None])
+    y = torch.randint(0, 3, (60,), generator=g)
+    settings = ProbeSettings("top1", 3, tol=1e-8)
+    rotated, centred = fit_logistic(x, y, [1.0], settings), fit_logistic(x, y, [1.0], settings, basis=plain)
+    assert rotated.record(0)["converged"] and centred.record(0)["converged"]
+    torch.testing.assert_close(centred.weight, rotated.weight, atol=1e-5, rtol=1e-4)

@@ -15,7 +15,9 @@ fits the problem's scales to the first order; on raw (unstandardised, uncentred)
 centring alone removes the intercept/weight coupling that makes plain L-BFGS crawl.
 
 Cost: one D x D (D <= N) or N x N (D > N) symmetric eigendecomposition and one N x D x r product,
-done once per fitted set (a sweep reuses it for all 45 penalties).
+done once per fitted set (a sweep reuses it for all 45 penalties). Past ``MAX_RANK`` (where that
+matrix alone would not fit in memory) the features are only centred, not rotated (``v`` None):
+the same exact problem, the preconditioner then a first-order guess instead of the eigenbasis's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ import torch
 RANK_EPS = torch.finfo(torch.float64).eps
 
 
+#: Largest min(N, D) whose eigendecomposition is attempted: a 16,384^2 float64 matrix is 2 GiB
+#: (8,192-d features, a 4x-wide ResNet-50's, are well inside).
+MAX_RANK = 16384
+
+
 def _kept(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
     """(K,) eigenvalues of X_c^T X_c or X_c X_c^T -> which are squared singular values above rank tolerance."""
     return lam > lam.max().clamp(min=0) * (max(n, d) * RANK_EPS) ** 2
@@ -40,7 +47,8 @@ class Basis:
 
     Attributes:
         mean: (1, D) the fitted set's feature mean.
-        v: (D, r) orthonormal basis of the centred features' row space.
+        v: (D, r) orthonormal basis of the centred features' row space; None past ``MAX_RANK``
+            (then r = D and xr is the centred features themselves).
         xr: (N, r) the centred features in that basis, ``(x - mean) @ v``.
         xr_t: (r, N) the transpose: a contiguous copy on a CPU (``xr.T @ R`` through a strided
             view was 4x slower there at 8,000 x 2,048), a view on a GPU (cuBLAS reads either).
@@ -49,17 +57,21 @@ class Basis:
     """
 
     mean: torch.Tensor
-    v: torch.Tensor
+    v: torch.Tensor | None
     xr: torch.Tensor
     xr_t: torch.Tensor
     lam: torch.Tensor
 
     @classmethod
-    def of(cls, x: torch.Tensor, dtype: torch.dtype = torch.float64) -> "Basis":
+    def of(cls, x: torch.Tensor, dtype: torch.dtype = torch.float64, max_rank: int = MAX_RANK) -> "Basis":
         """The basis of x (N, D); computed in float64 whatever ``dtype`` the solve uses."""
         n, d = x.shape
         mean = x.to(torch.float64).mean(0, keepdim=True)  # (1, D)
         xc = x.to(torch.float64) - mean  # (N, D); one float64 copy at a time
+        if min(n, d) > max_rank:  # centred only: the eigendecomposition would not fit
+            xr = xc.to(dtype)
+            del xc
+            return cls(mean.to(dtype), None, xr, xr.T.contiguous() if xr.device.type == "cpu" else xr.T, xr.square().sum(0))
         if d <= n:
             lam, v = torch.linalg.eigh(xc.T @ xc)  # (D,), (D, D)
             v = v[:, _kept(lam, n, d)]  # (D, r)
@@ -76,16 +88,16 @@ class Basis:
 
     @property
     def rank(self) -> int:
-        return self.v.shape[1]
+        return self.xr.shape[1]
 
     def to_basis(self, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(G, D, C) weights and (G, C) biases -> their (G, r, C) and (G, C) counterparts.
 
         Weights outside the row space are dropped (they change no logit on the fitted set)."""
-        weight = weight.to(self.v)
-        return self.v.T @ weight, bias.to(self.v) + (self.mean @ weight)[:, 0]
+        weight, bias = weight.to(self.xr), bias.to(self.xr)
+        return weight if self.v is None else self.v.T @ weight, bias + (self.mean @ weight)[:, 0]
 
     def from_basis(self, z: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(G, r, C) and (G, C) in the basis -> (G, D, C) weights and (G, C) biases on raw features."""
-        weight = self.v @ z  # (G, D, C)
+        weight = z if self.v is None else self.v @ z  # (G, D, C)
         return weight, bias - (self.mean @ weight)[:, 0]
