@@ -166,11 +166,11 @@ def _fits(xt: torch.Tensor, yt: torch.Tensor, ordered: list[float], settings: Pr
             fit = fit_logistic(xt, yt, wds, settings, basis=basis)
             yield from ((wd, fit[j]) for j, wd in enumerate(wds))
     else:
-        fits: list[Fit] = []
+        last = before = None  # the minimisers at the previous two penalties
         for wd in progress(ordered, len(ordered), title, quiet=quiet):
-            starts = fits[-1:] + [extrapolated(*fits[-1:-3:-1])] if len(fits) >= 2 else fits[-1:]
-            fits = fits[-1:] + [fit_logistic(xt, yt, [wd], settings, starts, basis)]
-            yield wd, fits[-1]
+            starts = [] if last is None else [last] if before is None else [last, extrapolated(last, before)]
+            before, last = last, fit_logistic(xt, yt, [wd], settings, starts, basis)
+            yield wd, last
 
 
 def sweep(train: Split, val: Split, grid: list[float], settings: ProbeSettings) -> tuple[float, list[dict], Fit]:
