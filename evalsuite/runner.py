@@ -167,7 +167,8 @@ def _feature_fn(session: Session, spec):
         key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
                          compute_precision(session.device), spec.label_protocol)
         got = cache.get(key)
-        if got is None:
+        fresh = got is None
+        if fresh:
             workers = loader_workers(settings.num_workers, len(dataset))
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
@@ -178,6 +179,8 @@ def _feature_fn(session: Session, spec):
             else:
                 got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
                               stats=stats)
+        check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
+        if fresh:  # never cache what cannot be used
             cache.put(key, *got)
         memo[split] = got
         return got
@@ -185,6 +188,20 @@ def _feature_fn(session: Session, spec):
     record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
               "resize": preprocess.resize, "resolution_from": resolution_source}
     return features, transform_id, record
+
+
+def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None) -> None:
+    """Features (N, D) with NaN or inf cannot be probed (the probe's eigendecomposition and every
+    score would be meaningless): one sentence with how many images and which, before anything
+    is cached or fitted."""
+    bad = (~torch.isfinite(features)).any(1)  # (N,)
+    if bool(bad.any()):
+        first = bad.nonzero()[0].item()
+        cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
+                 if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
+                 "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
+        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
+                             f"(the first is image {first}): {cause}; nothing was cached or written")
 
 
 def feature_step(dataset_name: str, session: Session) -> Prepared:

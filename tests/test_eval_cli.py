@@ -246,3 +246,23 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     err = proc.stderr.read().decode()
     assert proc.wait() == 141, err
     assert "Traceback" not in err and "Error" not in err
+
+
+def test_nonfinite_features_are_one_sentence_and_nothing_is_cached(tmp_path, capsys, isolated_cache):
+    """A checkpoint let through with a NaN weight (--allow-nonfinite) gives NaN features: refused
+    with the count of images and the cause before any probe, with no row and no feature-cache entry."""
+    from evalsuite.checkpoint import save_backbone
+
+    sd = build_backbone("resnet_tiny").state_dict()
+    sd["conv1.weight"][0, 0, 0, 0] = float("nan")
+    save_backbone(tmp_path / "nan.pth", sd, arch="resnet_tiny")
+    results = tmp_path / "res"
+    argv = ["eval", str(tmp_path / "nan.pth"), "--results", str(results), "--quiet", "--allow-nonfinite"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalsuite: error: features of digits/") and "NaN or inf for" in err
+    assert "1 non-finite tensor(s) (--allow-nonfinite)" in err and "\n" not in err
+    assert not any(results.rglob("*.json"))
+    cache = Path(os.environ["EVALSUITE_CACHE"])
+    assert not list((cache / "features").rglob("*.pt"))  # the decoded images are good: they stay
+    assert list((cache / "decoded").rglob("*.pt"))
