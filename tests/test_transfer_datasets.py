@@ -75,6 +75,9 @@ def test_transfer_dataset_end_to_end(name, tmp_path, monkeypatch, one_thread):
     bank = fixture.spec_sizes["train"] + fixture.spec_sizes.get("val", 0)  # kNN: all labelled non-test images
     assert knn["extra"] == {"bank_size": bank, "test_size": fixture.sizes["test"]}
     assert linear["value"] == 1.0 and knn["metrics"][f"{fixture.metric}@k=1"] == 1.0
+    # multi-label rows also carry the area AP of the VOC07 SVM benchmarks (tasks/metrics.py), never as the headline
+    area = {"linear": rows["linear"]["metrics"].get("map_area"), "knn": knn["metrics"].get("map_area@k=1")}
+    assert area == ({"linear": 1.0, "knn": 1.0} if spec.multilabel else {"linear": None, "knn": None})
 
 
 def test_voc_difficult_only_class_is_ignored(tmp_path):

@@ -36,6 +36,7 @@ from evalsuite.tasks.finetune_data import (
     classification_loss,
     cosine,
     evaluate,
+    evaluate_all,
     stream_loader,
     train_transform,
     train_val_split,
@@ -128,15 +129,16 @@ class Finetune:
         if "test" not in state.data:
             start = time.perf_counter()
             net = self.train_run(ctx, ConcatDataset([train, val]), best_lr, best_wd, folder / "final.pt", small_input)
-            state.data["test"] = evaluate(net, spec.splits["test"], spec, small_input, ctx.device,
-                                          self.eval_batch_size, self.num_workers)
+            tested = evaluate_all(net, spec.splits["test"], spec, small_input, ctx.device, self.eval_batch_size,
+                                  self.num_workers)
+            state.data["test"], state.data["test_extra"] = tested.pop(spec.metric), tested
             state.data["final_train_s"] = round(time.perf_counter() - start, 3)
             state.save()
         test_score = state.data["test"]
         finish(folder)
         return TaskOutput(
             metric=spec.metric, value=test_score,
-            metrics={spec.metric: test_score, f"val_{spec.metric}": best_val},
+            metrics={spec.metric: test_score, **state.data.get("test_extra", {}), f"val_{spec.metric}": best_val},
             chosen={"lr": best_lr, "wd": best_wd, "weight_decay": self.decay(best_lr, best_wd)},
             extra={"split": {**split_info, "sizes": {"train": len(train), "val": len(val),
                                                      "test": len(spec.splits["test"])}},

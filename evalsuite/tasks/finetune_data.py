@@ -21,7 +21,7 @@ from torchvision.transforms import v2 as T
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout, training_targets
 from evalsuite.features import Transformed, eval_transform, loader_workers, normalize_batch
 from evalsuite.preprocess import CROP, is_small, native_side
-from evalsuite.tasks.metrics import score
+from evalsuite.tasks.metrics import extra_scores, score
 
 
 def train_side(native_size: int, small_input: bool) -> int:
@@ -114,6 +114,19 @@ def autocast(device: torch.device):
 def evaluate(net: nn.Module, dataset: Dataset, spec: DatasetSpec, small_input: bool, device: torch.device,
              batch_size: int = 256, workers: int = -1) -> float:
     """Score ``net`` (images -> logits) in eval mode on ``dataset`` with the spec's metric."""
+    return score(spec.metric, *predict(net, dataset, spec, small_input, device, batch_size, workers))
+
+
+def evaluate_all(net: nn.Module, dataset: Dataset, spec: DatasetSpec, small_input: bool, device: torch.device,
+                 batch_size: int = 256, workers: int = -1) -> dict[str, float]:
+    """``evaluate``'s score under the spec's metric name plus the secondary figures (``extra_scores``)."""
+    logits, targets = predict(net, dataset, spec, small_input, device, batch_size, workers)
+    return {spec.metric: score(spec.metric, logits, targets), **extra_scores(spec.metric, logits, targets)}
+
+
+def predict(net: nn.Module, dataset: Dataset, spec: DatasetSpec, small_input: bool, device: torch.device,
+            batch_size: int = 256, workers: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``net``'s logits (N, C) in eval mode on ``dataset``, and the targets."""
     transform, _ = eval_transform(spec.native_size, small_input)
     loader = epoch_loader(dataset, transform, batch_size, False, 0, workers, device)
     was_training = net.training
@@ -124,7 +137,7 @@ def evaluate(net: nn.Module, dataset: Dataset, spec: DatasetSpec, small_input: b
             logits.append(net(normalize_batch(images, device)).float().cpu())  # (B, C)
         targets.append(target)
     net.train(was_training)
-    return score(spec.metric, torch.cat(logits), torch.cat(targets))
+    return torch.cat(logits), torch.cat(targets)
 
 
 def cosine(step: int, total: int) -> float:

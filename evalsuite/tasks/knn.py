@@ -19,7 +19,7 @@ from evalsuite.datasets.base import DatasetSpec, training_targets
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
-from evalsuite.tasks.metrics import score
+from evalsuite.tasks.metrics import extra_scores, score
 
 
 def knn_scores(bank: torch.Tensor, bank_targets: torch.Tensor, queries: torch.Tensor, ks: tuple[int, ...],
@@ -97,7 +97,9 @@ class KNN:
         scores = knn_scores(bank.features.to(device), bank.targets.to(device), test.features.to(device),
                             ks, self.temperature, len(ctx.spec.classes), self.chunk_size)
         metric = ctx.spec.metric
-        metrics = {f"{metric}@k={k}": score(metric, s, test.targets) for k, s in scores.items()}
+        metrics = {f"{name}@k={k}": value for k, s in scores.items()
+                   for name, value in {metric: score(metric, s, test.targets),
+                                       **extra_scores(metric, s, test.targets)}.items()}
         headline = f"{metric}@k={used[self.headline_k]}"
         extra = {"bank_size": len(bank), "test_size": len(test)}
         if used != {k: k for k in self.ks}:

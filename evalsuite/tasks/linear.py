@@ -51,7 +51,7 @@ from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.tasks.logistic import LogisticProblem
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput, concat
-from evalsuite.tasks.metrics import score
+from evalsuite.tasks.metrics import extra_scores, score
 
 #: Relative stationarity: the largest gradient entry at most this times the penalty's (see above).
 TOL = 1e-4
@@ -196,12 +196,19 @@ def yt_of(split: Split, settings: ProbeSettings) -> torch.Tensor:
     return split.targets.to(settings.device)
 
 
-def fit_and_score(train: Split, test: Split, wd: float, settings: ProbeSettings, init: Fit | None = None) -> tuple[float, dict]:
-    """Refit at ``wd`` on ``train``, score once on ``test``; returns the score and the fit's record."""
+def fit_and_predict(train: Split, test: Split, wd: float, settings: ProbeSettings,
+                    init: Fit | None = None) -> tuple[torch.Tensor, dict]:
+    """Refit at ``wd`` on ``train``, predict ``test`` once; returns its logits (N, C) and the fit's record."""
     norm = Standardizer(train.features.to(settings.device), settings.standardize)
     fit = fit_logistic(norm(train.features.to(settings.device)), yt_of(train, settings), [wd], replace(settings, desc=None), init)
     logits = norm(test.features.to(settings.device)).to(fit.weight.dtype) @ fit.weight[0] + fit.bias[0]
-    return score(settings.metric, logits.float(), test.targets), fit.record(0)
+    return logits.float(), fit.record(0)
+
+
+def fit_and_score(train: Split, test: Split, wd: float, settings: ProbeSettings, init: Fit | None = None) -> tuple[float, dict]:
+    """Refit at ``wd`` on ``train``, score once on ``test``; returns the score and the fit's record."""
+    logits, record = fit_and_predict(train, test, wd, settings, init)
+    return score(settings.metric, logits, test.targets), record
 
 
 def unconverged(curve: list[dict]) -> list[float]:
@@ -254,12 +261,13 @@ class Linear:
         train, val, test, split_info = ctx.protocol_splits(self.val_draw)
         settings = self.probe(ctx)
         wd, curve, fit = sweep(train, val, wd_grid(self.wd_start, self.wd_stop, self.wd_num), settings)
-        test_score, final = fit_and_score(concat(train, val), test, wd, settings, init=fit)
-        val_best = max(r["val"] for r in curve)
+        logits, final = fit_and_predict(concat(train, val), test, wd, settings, init=fit)
         metric = ctx.spec.metric
+        test_score = score(metric, logits, test.targets)
+        val_best = max(r["val"] for r in curve)
         return TaskOutput(
             metric=metric, value=test_score,
-            metrics={metric: test_score, f"val_{metric}": val_best},
+            metrics={metric: test_score, **extra_scores(metric, logits, test.targets), f"val_{metric}": val_best},
             chosen={"wd": wd, "C": 1.0 / wd},
             extra={"split": split_info, "val_curve": curve, "final_fit": final,
                    "unconverged_wd": unconverged(curve) + ([wd] if final["capped"] else [])},

@@ -27,7 +27,8 @@ from evalsuite.features import normalize_batch
 from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
-from evalsuite.tasks.finetune_data import autocast, classification_loss, cosine, epoch_loader, evaluate, train_transform
+from evalsuite.tasks.finetune_data import (autocast, classification_loss, cosine, epoch_loader, evaluate_all,
+                                          train_transform)
 from evalsuite.tasks.resume import atomic_save, finish, load_snapshot, weights_fingerprint, work_folder
 
 OPTIMIZERS = ("sgd", "lars")
@@ -125,14 +126,15 @@ class LinearSGD:
             losses.append(self.train_epoch(backbone, head, opt, loader, spec.multilabel, device))
             if (epoch + 1) % self.save_every == 0 and epoch + 1 < self.epochs:
                 atomic_save({"head": head.state_dict(), "opt": opt.state_dict(), "losses": losses}, folder / "head.pt")
-        test_score = evaluate(nn.Sequential(backbone, head).eval(), spec.splits["test"], spec, small_input, device,
+        tested = evaluate_all(nn.Sequential(backbone, head).eval(), spec.splits["test"], spec, small_input, device,
                               self.eval_batch_size, self.num_workers)
+        test_score = tested[spec.metric]
         changed = changed_keys(before, backbone)
         if changed:
             raise RuntimeError(f"linear_sgd changed {len(changed)} frozen backbone tensor(s) such as {changed[0]}; "
                                "the backbone must stay in eval() with no gradient")
         finish(folder)
-        return TaskOutput(metric=spec.metric, value=test_score, metrics={spec.metric: test_score},
+        return TaskOutput(metric=spec.metric, value=test_score, metrics=tested,
                           extra={"train_loss_per_epoch": losses, "train_transform": transform_id,
                                  "backbone_unchanged": True, "train_size": len(spec.splits["train"])})
 
