@@ -53,7 +53,7 @@ from evalsuite.registry import TASKS
 from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import extra_scores, score
 
-#: Relative stationarity: the largest gradient entry at most this times the penalty's (see above).
+#: Relative stationarity: the gradient's L2 norm at most this times the penalty's (see above).
 TOL = 1e-4
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 TIES = ("stronger", "weaker")
