@@ -155,3 +155,21 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     monkeypatch.setattr(runner, "extract_array", no_extraction)
     assert main([*base, "--results", str(tmp_path / "b"), "--tasks", "linear", *cfg, "linear.wd_num=5"]) == 0
     assert {len(r["extra"]["val_curve"]) for r in read_rows(tmp_path / "b")} == {5}
+
+
+def test_voc_finetune_and_linear_sgd_rows_carry_both_aps(tmp_path, monkeypatch, one_thread):
+    """The trainers that fit images end to end take VOC's 1 / 0 / IGNORE targets too, and their
+    rows carry map11 (the headline) and the benchmarks' area AP, each in [0, 1]."""
+    fx.bypass_md5(monkeypatch)
+    data = tmp_path / "data"
+    fx.write("voc2007", data)
+    results = tmp_path / "res"
+    assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "voc2007", "--data-root", str(data),
+                 "--results", str(results), "--quiet", "--tasks", "finetune,linear_sgd", "--cfg-options",
+                 "finetune.steps=2", "finetune.batch_size=4", "finetune.lrs=[0.1]", "finetune.wds=[0.0]",
+                 "finetune.num_workers=0", "linear_sgd.epochs=1", "linear_sgd.batch_size=4", "linear_sgd.num_workers=0"]) == 0
+    rows = {row["task"]: row for row in read_rows(results)}
+    assert set(rows) == {"finetune", "linear_sgd"}
+    for row in rows.values():
+        assert row["metric"] == "map11" and row["label_protocol"] == "difficult-ignored"
+        assert 0 <= row["metrics"]["map_area"] <= 1 and row["metrics"]["map11"] == row["value"]
