@@ -6,6 +6,8 @@ image carries its own label)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -173,3 +175,23 @@ def test_voc_finetune_and_linear_sgd_rows_carry_both_aps(tmp_path, monkeypatch, 
     for row in rows.values():
         assert row["metric"] == "map11" and row["label_protocol"] == "difficult-ignored"
         assert 0 <= row["metrics"]["map_area"] <= 1 and row["metrics"]["map11"] == row["value"]
+
+
+def test_stl10_files_are_hashed_once_then_only_when_they_change(tmp_path, monkeypatch):
+    """torchvision md5-hashes STL-10's 2.6 GB on every build; after one good check a marker of the
+    files' sizes and times lets later builds skip it, until a file changes."""
+    import torchvision.datasets.stl10 as stl
+
+    fx.bypass_md5(monkeypatch)
+    hashed = []
+    monkeypatch.setattr(stl, "check_integrity", lambda fpath, md5=None: hashed.append(fpath) or os.path.isfile(fpath))
+    data = tmp_path / "data"
+    fx.write("stl10", data)
+    build_dataset("stl10", data)
+    first = len(hashed)
+    assert first > 0 and (data / "stl10_binary" / ".evalsuite-verified.json").is_file()
+    assert len(build_dataset("stl10", data).splits["test"]) > 0 and len(hashed) == first  # not hashed again
+    test_x = data / "stl10_binary" / "test_X.bin"
+    os.utime(test_x, ns=(test_x.stat().st_atime_ns, test_x.stat().st_mtime_ns + 10**9))  # a changed file
+    build_dataset("stl10", data)
+    assert len(hashed) > first
