@@ -65,3 +65,13 @@ def test_progress_off_a_terminal_is_one_line_per_tenth_with_rate_and_eta():
     quiet = io.StringIO()
     assert list(progress(range(5), 5, "x", quiet=True)) == list(range(5))
     assert Progress(5, "x", quiet=True, file=quiet).bar is None and quiet.getvalue() == ""
+
+
+def test_two_runs_in_one_second_keep_their_own_logs(tmp_path, capsys, monkeypatch):
+    """mmengine names a run by the second it starts and keeps one logger per name: two runs
+    started within one second once shared the first's logger, and the second wrote no log."""
+    import mmengine.runner.runner as mm_runner
+
+    monkeypatch.setattr(mm_runner.time, "strftime", lambda fmt, *a: "20261201_000000")  # the same second
+    logs = [_pretrain(tmp_path / name, capsys)[2] for name in ("a", "b")]
+    assert all("Epoch(train)" in log or "epoch 1/1" in log for log in logs), [log[-300:] for log in logs]

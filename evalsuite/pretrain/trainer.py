@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +39,13 @@ from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
 from evalsuite.registry import METHODS, get
 from evalsuite.resources import find_recipe
+
+#: Runs built by this process so far. mmengine keeps one logger, visualizer and message hub per
+#: experiment name and names an experiment by the second it starts, so two runs started in one
+#: second in one process (back-to-back tests, a script looping over recipes) shared the first
+#: one's logger and wrote into its log file; a per-process count keeps every run's name its own
+#: (and equal across the ranks of one launch, which count alike).
+_RUNS = itertools.count()
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
@@ -185,6 +193,7 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
         resume=source is not None, load_from=source,
         env_cfg=dict(cudnn_benchmark=cuda, dist_cfg=dict(backend="nccl" if cuda else "gloo")),
         cfg=_runner_cfg(cfg), default_scope=None, log_level=cfg.get("log_level", "INFO"),
+        experiment_name=f"{cfg.recipe_name}_run{next(_RUNS)}",
     )
     if resume and source is None:
         runner.logger.info(f"--resume: {work_dir} holds no checkpoint yet; training starts at epoch 1")
