@@ -126,7 +126,8 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     labels = {}
     for column, group in out.groupby(["dataset", "task", "metric"]):
         pids = sorted(set(group["protocol_id"]))
-        labels.update({(*column, p): lab for p, lab in protocol_labels({p: blobs[p] for p in pids}).items()} if len(pids) > 1 else {})
+        if len(pids) > 1:  # one protocol: the column needs no label
+            labels.update({(*column, p): lab for p, lab in protocol_labels({p: blobs[p] for p in pids}).items()})
     out["column"] = [f"{d}/{t} {m}" + (f" [{labels[(d, t, m, p)]}]" if (d, t, m, p) in labels else "")
                      for d, t, m, p in zip(out["dataset"], out["task"], out["metric"], out["protocol_id"])]
     return out

@@ -30,7 +30,6 @@ import torch
 #: not signal, and is left out: numpy's ``matrix_rank`` default tolerance.
 RANK_EPS = torch.finfo(torch.float64).eps
 
-
 #: Largest min(N, D) whose eigendecomposition is attempted: a 16,384^2 float64 matrix is 2 GiB
 #: (8,192-d features, a 4x-wide ResNet-50's, are well inside).
 MAX_RANK = 16384
@@ -39,6 +38,18 @@ MAX_RANK = 16384
 def _kept(lam: torch.Tensor, n: int, d: int) -> torch.Tensor:
     """(K,) eigenvalues of X_c^T X_c or X_c X_c^T -> which are squared singular values above rank tolerance."""
     return lam > lam.max().clamp(min=0) * (max(n, d) * RANK_EPS) ** 2
+
+
+def _row_space(xc: torch.Tensor) -> torch.Tensor:
+    """(N, D) centred features -> (D, r) orthonormal basis of their row space."""
+    n, d = xc.shape
+    if d <= n:
+        lam, v = torch.linalg.eigh(xc.T @ xc)  # (D,), (D, D)
+        v = v[:, _kept(lam, n, d)]  # (D, r)
+    else:  # through the N x N Gram matrix, re-orthonormalised
+        lam, u = torch.linalg.eigh(xc @ xc.T)  # (N,), (N, N)
+        v = torch.linalg.qr(xc.T @ u[:, _kept(lam, n, d)]).Q  # (D, r)
+    return v if v.shape[1] else xc.new_zeros(d, 1)  # constant features: only the intercept can fit
 
 
 @dataclass(frozen=True)
@@ -68,23 +79,11 @@ class Basis:
         n, d = x.shape
         mean = x.to(torch.float64).mean(0, keepdim=True)  # (1, D)
         xc = x.to(torch.float64) - mean  # (N, D); one float64 copy at a time
-        if min(n, d) > max_rank:  # centred only: the eigendecomposition would not fit
-            xr = xc.to(dtype)
-            del xc
-            return cls(mean.to(dtype), None, xr, xr.T.contiguous() if xr.device.type == "cpu" else xr.T, xr.square().sum(0))
-        if d <= n:
-            lam, v = torch.linalg.eigh(xc.T @ xc)  # (D,), (D, D)
-            v = v[:, _kept(lam, n, d)]  # (D, r)
-        else:  # row space through the N x N Gram matrix, re-orthonormalised
-            lam, u = torch.linalg.eigh(xc @ xc.T)  # (N,), (N, N)
-            u = u[:, _kept(lam, n, d)]  # (N, r)
-            v = torch.linalg.qr(xc.T @ u).Q  # (D, r)
-        if v.shape[1] == 0:  # constant features: only the intercept can fit
-            v = xc.new_zeros(d, 1)
-        xr = (xc @ v).to(dtype)  # (N, r)
+        v = None if min(n, d) > max_rank else _row_space(xc)  # past max_rank: centred only
+        xr = (xc if v is None else xc @ v).to(dtype)  # (N, r)
         del xc
         xr_t = xr.T.contiguous() if xr.device.type == "cpu" else xr.T
-        return cls(mean.to(dtype), v.to(dtype), xr, xr_t, xr.square().sum(0))
+        return cls(mean.to(dtype), None if v is None else v.to(dtype), xr, xr_t, xr.square().sum(0))
 
     @property
     def rank(self) -> int:

@@ -112,7 +112,7 @@ def _two_loop(g: torch.Tensor, pairs: list, gamma: torch.Tensor, m: Callable | N
 
 def _armijo(fun, x, f, g, h, d, active):
     """Per-problem backtracking from step 1 until f(x + t d) <= f + C1 t g.d; returns the new
-    point, value, gradient, diagonal Hessian estimate and which problems could not decrease at all."""
+    point, value, gradient, curvature statistics and which problems could not decrease at all."""
     gtd = (g * d).sum(1)  # (G,), negative where active
     t = torch.ones_like(f)
     for _ in range(MAX_HALVINGS):

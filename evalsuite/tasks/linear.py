@@ -123,7 +123,7 @@ class Fit:
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: ProbeSettings,
                  init: Fit | list[Fit] | None = None, basis: Basis | None = None) -> Fit:
-    """Minimise the objective above for each of the G penalties ``wds``; x (N, D), y (N,) or multi-hot (N, C).
+    """Minimise the objective above for each of the G penalties ``wds``; x (N, D), y (N,) or (N, C) of 1 / 0 / IGNORE.
 
     The G problems (``evalsuite.tasks.logistic``) are solved together by ``batched_lbfgs`` in the
     eigenbasis of the centred features, each with its own curvature history, step size,
