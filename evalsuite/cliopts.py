@@ -96,7 +96,8 @@ def add_request_arguments(p) -> None:
     p.add_argument("--tasks", help="comma-separated tasks of the suite to run, e.g. knn,linear")
     p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")
     p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
-    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
+    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root, and a zoo:NAME "
+                   "checkpoint into the cache root (resumable, hash-checked)")
     p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed (default: the suite's, else 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")

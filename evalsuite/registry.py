@@ -44,6 +44,12 @@ TASKS = Registry("task")
 #: Contract: an mmengine ``BaseModel`` implementing one pre-training method end to end.
 METHODS = Registry("method")
 
+#: Contract: a zero-argument function returning an ``evalsuite.zoo.entry.ZooEntry`` (a published
+#: checkpoint: URL and its source, published hash or none, layout, evalsuite arch, training
+#: resolution, published figures with their protocols), registered under the entry's name, which
+#: ``evalsuite eval zoo:NAME`` takes. Entries are data: no torch is imported to list them.
+ZOO = Registry("zoo checkpoint")
+
 # Modules whose import registers the built-in entries.
 _BUILTINS = (
     "evalsuite.archs",

@@ -40,6 +40,8 @@ from evalsuite.resources import find_recipe
 from evalsuite.results import SCHEMA_VERSION, default_results_dir, now, protocol_id, row_path, versions, write_row
 from evalsuite.schema import check_parses, check_suite
 from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
+from evalsuite.zoo import is_zoo
+from evalsuite.zoo.load import published_field, zoo_backbone
 
 DEFAULT_SUITE = "default"  # a shipped suite (evalsuite.resources): tasks/default.py
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout's root, in a checkout only
@@ -271,6 +273,8 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
     rank = world()[0]
     seeds = _seeds(req, cfg)
     check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
+    if loaded is None and is_zoo(req.checkpoint):  # a published checkpoint by name: fetched, hash-checked
+        loaded = zoo_backbone(req, seeds[0])
     model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
                                           allow_nonfinite=req.allow_nonfinite)
     apply_feature_mode(model, cfg.get("features", {}).get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
@@ -310,6 +314,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),
                 }
+                row.update(published_field(row))  # zoo checkpoints: the published figure, protocol differences
                 if rank != 0:  # every process trained and scored; the first one writes the row
                     continue
                 if rows is not None:
