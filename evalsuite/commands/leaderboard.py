@@ -24,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     results = results_dir(args.results)
     text = leaderboard(results, args.baseline, args.format, args.spread)
+    from evalsuite.results import read_rows
+    from evalsuite.zoo.compare import delta_block
+
+    text += delta_block(read_rows(results), args.format)  # zoo checkpoints: measured minus published, per cell
     if args.published:
         from evalsuite.report.published import published_block
 

@@ -23,4 +23,4 @@ for _name, _arch, _folder, _epochs, _knn, _linear, _mode in (
         (Figure("imagenet", "knn", "top1@k=20", _knn, f"{README}, k-NN column", {**DINO_KNN, "feature_mode": "cls"}),
          Figure("imagenet", "linear", "top1", _linear, f"{README}, Lin. column",
                 {"feature_mode": _mode, "transform": BICUBIC_CROP}, DINO_LINEAR + ", as iBOT evaluates")),
-        PAPER, key="state_dict"))
+        PAPER))
