@@ -217,9 +217,16 @@ def _equal(x: torch.Tensor, y: torch.Tensor) -> bool:
         return False
 
 
+def _kept(c: Candidate) -> set[str]:
+    dropped = set(c.dropped)
+    return {k for k in c.tensors if c.prefix + k not in dropped}
+
+
 def _same_weights(a: Candidate, b: Candidate) -> bool:
-    """One network reached twice (BYOL's ``net`` and ``online_encoder.net`` share their tensors)."""
-    return a.tensors.keys() == b.tensors.keys() and all(_equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    """One network reached twice (BYOL's ``net`` and ``online_encoder.net`` share their tensors; a
+    DINOv2 release without registers and its renaming differ only by the dropped ``mask_token``)."""
+    kept = _kept(a)
+    return kept == _kept(b) and all(_equal(a.tensors[k], b.tensors[k]) for k in kept)
 
 
 def by_convention(full: list[Candidate]) -> tuple[list[Candidate], list[str]]:

@@ -6,7 +6,9 @@ the 'Weights' URL and the linear-evaluation figure of its downstream
 resnet50_byol-pre_8xb512-linear-coslr-90e_in1k, 71.8). Hash: OpenMMLab names each published
 file ``..._{date}-{first 8 hex digits of its sha256}.pth`` (tools/model_converters/
 publish_model.py). Layout: ``{'meta', 'state_dict'}`` with ``backbone.`` (torchvision naming),
-``neck.``, ``head.`` and the EMA ``target_net.module.0/1.`` (models/selfsup/byol.py).
+``neck.``, ``head.`` and the EMA ``target_net.module.0/1.`` (models/selfsup/byol.py). Both
+``backbone.`` and ``target_net.module.0.`` hold a whole ResNet-50 and no structural convention
+tells them apart, so the entry names the online backbone, the one MMSelfSup's benchmarks extract.
 """
 
 from evalsuite.zoo.entries._protocols import MMPRETRAIN_LINEAR
@@ -24,4 +26,5 @@ add(ZooEntry(
     (Figure("imagenet", "linear", "top1", 71.8, f"{METAFILE}, resnet50_byol-pre_8xb512-linear-coslr-90e_in1k, Top 1 Accuracy",
             {}, MMPRETRAIN_LINEAR),),
     "Grill et al. 2020, Bootstrap your own latent (arXiv 2006.07733); weights trained by MMSelfSup",
-    Hash("sha256", "de817331", "OpenMMLab's file name (publish_model.py appends the sha256's first 8 hex digits)")))
+    Hash("sha256", "de817331", "OpenMMLab's file name (publish_model.py appends the sha256's first 8 hex digits)"),
+    key="state_dict.backbone"))
