@@ -103,14 +103,21 @@ def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
 @pytest.mark.parametrize("name", names(DATASETS))
 def test_every_dataset_without_its_files_says_where_they_belong(name, tmp_path):
     """Without its files and without --download, a dataset either builds from what it carries
-    (digits) or fails with one sentence naming the folder, writing nothing there."""
+    (digits: real images in every split, nothing written to the folder) or fails with
+    one sentence naming the folder, writing nothing there."""
     root = tmp_path / "data"
     root.mkdir()
     try:
-        build_dataset(name, root, download=False)
+        spec = build_dataset(name, root, download=False)
     except EvalsuiteError as exc:
         assert str(root.resolve()) in str(exc), str(exc)
         assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
+        return
+    assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
+    assert spec.sizes["train"] > 0 and spec.sizes["test"] > 0, f"{name} built from an empty folder with no images"
+    for split in spec.splits.values():
+        image, _ = split[0]
+        assert isinstance(image, Image.Image) and min(image.size) > 0
 
 
 @pytest.mark.parametrize("name", names(DATASETS))
