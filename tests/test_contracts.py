@@ -95,7 +95,11 @@ def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
     req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn", "linear"], datasets=[dataset],
                       results_dir=str(tmp_path / "rows"), device="cpu", quiet=True,
                       cfg_options=_smoke_options("knn"), cache_dir=str(tmp_path / "cache"))
-    first, second = (json.loads(Path(p).read_text())["timings"] for p in evaluate(req))
+    rows = [json.loads(Path(p).read_text()) for p in evaluate(req)]
+    # One colour per class: a random network's features separate them, and both tasks measured
+    # 1.0 (2026-12-07, 2-core CPU); a broken kNN or probe does not.
+    assert [(r["task"], r["value"]) for r in rows] == [("knn", 1.0), ("linear", 1.0)]
+    first, second = (r["timings"] for r in rows)
     assert first["features_train_s"] > 0
     assert second["features_train_s"] < first["features_train_s"]
 

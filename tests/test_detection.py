@@ -209,6 +209,9 @@ def test_r18_fpn_trains_on_cpu_and_writes_ap_rows(voc, tmp_path, monkeypatch):
     row = json.loads(Path(written[0]).read_text())
     assert row["task"] == "detection" and row["metric"] == "AP"
     assert set(row["metrics"]) == {"AP", "AP50", "AP75"} and all(0.0 <= v <= 1.0 for v in row["metrics"].values())
+    # 3 iterations from a random trunk: measured AP50 0.026, AP 0.006 (2026-12-07, 2-core CPU). The
+    # bound a run of this size can carry: some box is found, and the stricter AP is not above AP50.
+    assert row["metrics"]["AP50"] > 0 and row["metrics"]["AP"] <= row["metrics"]["AP50"]
     assert row["settings"]["max_iter"] == 3 and row["extra"]["model"] == "R18-FPN"
     assert row["extra"]["loaded"]["loaded_tensors"] == row["extra"]["loaded"]["trunk_tensors"]
     assert row["extra"]["iters_per_s"] > 0 and row["extra"]["dropped_boxes"] == {"im000": [[50.0, 10.0, 50.0, 30.0]]}
