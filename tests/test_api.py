@@ -38,14 +38,17 @@ def test_in_memory_module_matches_its_saved_checkpoint(tmp_path, one_thread):
     path = tmp_path / "net.pth"
     save_backbone(path, net.state_dict(), arch="resnet_tiny")
     loaded = evalsuite.load_backbone(path)
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), loaded.state_dict().values()))
+    want, got = net.state_dict(), loaded.state_dict()
+    assert list(got) == list(want)
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
     from_file = evalsuite.evaluate(path, results_dir=tmp_path / "rows", **FAST)
     assert from_file["value"].iloc[0] == pytest.approx(df["value"].iloc[0], abs=1e-6)
     (row,) = read_rows(tmp_path / "rows")
     assert row["value"] == from_file["value"].iloc[0] and row["checkpoint"]["label"] == from_file["checkpoint"].iloc[0]
 
 
-def test_a_changed_module_is_not_served_stale_features(one_thread):
+def test_a_changed_module_is_not_served_stale_features(one_thread, isolated_cache, tmp_path):
     torch.manual_seed(0)
     net = build_backbone("resnet_tiny")
     before = evalsuite.evaluate(net, **FAST)
@@ -55,3 +58,6 @@ def test_a_changed_module_is_not_served_stale_features(one_thread):
     after = evalsuite.evaluate(net, **FAST)
     assert before["checkpoint"].iloc[0] != after["checkpoint"].iloc[0]  # label carries the weight hash
     assert before["checkpoint_record"].iloc[0]["sha256"] != after["checkpoint_record"].iloc[0]["sha256"]
+    assert len(list(isolated_cache.glob("features/*.pt"))) == 4, "the changed module reused the first one's features"
+    fresh = evalsuite.evaluate(net, cache_dir=tmp_path / "empty-cache", **FAST)
+    assert after["value"].iloc[0] == fresh["value"].iloc[0]

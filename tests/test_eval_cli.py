@@ -82,13 +82,26 @@ def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, 
     assert rows["other"]["seed"] == 1
 
 
-def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
+def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache, monkeypatch):
+    import evalsuite.runner as runner
+
+    calls = []
+    real = runner.extract_array
+    monkeypatch.setattr(runner, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
-    assert main(args) == 0
-    for f in isolated_cache.glob("features/*.pt"):
+    assert main(args) == 0 and len(calls) == 2  # train + test
+    files = sorted(isolated_cache.glob("features/*.pt"))
+    first = {f.name: torch.load(f, weights_only=True)["features"] for f in files}
+    assert len(first) == 2
+    (before,) = _rows(tmp_path / "r")
+    for f in files:
         f.write_bytes(f.read_bytes()[:50])
     assert main(args) == 0
-    assert len(_rows(tmp_path / "r")) == 1
+    assert len(calls) == 4, "a truncated cache entry was not extracted again"
+    for f in files:  # rewritten whole, with the features the first run computed
+        torch.testing.assert_close(torch.load(f, weights_only=True)["features"], first[f.name], rtol=0, atol=0)
+    (after,) = _rows(tmp_path / "r")  # the same protocol: the row is replaced
+    assert after["value"] == before["value"]
 
 
 def test_pretrain_checkpoint_is_labelled_by_recipe_and_epochs(tmp_path):

@@ -172,7 +172,8 @@ def as_tensor(value: Any) -> torch.Tensor | None:
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
         if not value.dtype.isnative:  # a big-endian array (written on another machine)
             value = value.astype(value.dtype.newbyteorder("="))
-        return torch.from_numpy(np.ascontiguousarray(value))
+        # ascontiguousarray turns a 0-d array (a pickled num_batches_tracked) into shape (1,)
+        return torch.from_numpy(np.ascontiguousarray(value).reshape(value.shape))
     return None
 
 
