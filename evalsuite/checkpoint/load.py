@@ -18,7 +18,9 @@ import torch
 from torch import nn
 
 from evalsuite.archs import build_backbone
-from evalsuite.checkpoint.io import read_checkpoint, sha256_file
+from evalsuite.archs.vit import TIMM_PREFIX
+from evalsuite.checkpoint.hub_files import sha256_of
+from evalsuite.checkpoint.io import read_checkpoint
 from evalsuite.checkpoint.structural import (
     OPTIONAL_SUFFIX,
     Candidate,
@@ -143,7 +145,8 @@ def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dic
     if arch:
         return [arch]
     registered = names(ARCHS)
-    order = [hint] if hint in registered else []
+    # a timm hub folder's config names its timm architecture (formats/timm_hub.py), tried first
+    order = [hint] if hint in registered or str(hint).startswith(TIMM_PREFIX) else []
     for guess in ARCH_GUESSERS.module_dict.values():
         for _, tensors in sources:
             name = guess(tensors)
@@ -227,7 +230,7 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     if chosen is None:
         how = f"closest candidate: {how}"
     meta = {**meta, "loaded_from": pick.location or "top level"}
-    return LoadedCheckpoint(path, sha256_file(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
+    return LoadedCheckpoint(path, sha256_of(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
 
 
 def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> None:
