@@ -77,6 +77,7 @@ def test_hf_folder_arch_comes_from_config_json(corpus):
     try:
         info = inspect_checkpoint(found.path)
         assert info.arch == "vit_tiny_patch16_h6_32" and info.meta["hf_model_type"] == "vit"
+        assert info.how.endswith("; arch from config.json")
     finally:
         (found.path / "config.json").write_text(json.dumps(config))
     assert inspect_checkpoint(found.path).meta["arch"] == "vit_tiny_patch16_32"
@@ -100,11 +101,12 @@ def test_folder_sha256_covers_config_and_weights(corpus, tmp_path):
         (found.path / "config.json").write_text(text)
     info = inspect_checkpoint(found.path)
     assert info.sha256 == first and info.meta["mean"] == list(config["pretrained_cfg"]["mean"])
+    assert info.how.endswith("; arch from config.json") and info.arch == "timm:test_vit"
 
 
 def test_dinov2_flat_release_is_one_network_read_two_ways(corpus):
     info = inspect_checkpoint(_get(corpus, "dinov2_release_no_registers").path)
-    assert "top level holds the same weights as <dinov2 renaming>: one network read two ways" in info.how
+    assert "one network read two ways: top level holds the same weights as <dinov2 renaming>" in info.how
     assert "the dinov2 format's reading is kept" in info.how
 
 

@@ -90,15 +90,15 @@ def _apply(rule: Convention, full: list) -> tuple[list, str | None]:
     if not (losers and any(has(c, rule.winner) for c in full)):
         return full, None
     other = ", ".join(c.location for c in losers)
-    return [c for c in full if c not in losers], f"{rule.why} (the other: --key {other})"
+    return [c for c in full if c not in losers], f"chosen by convention: {rule.why} (the other: --key {other})"
 
 
 def _one_network(kept, dropped) -> str:
     """Why ``dropped`` was not a second backbone: the same weights as ``kept``."""
     fmt = RENAMING.fullmatch(kept.where)
     reading = f"the {fmt['format']} format's reading is kept" if fmt else f"{kept.location or 'top level'} is kept"
-    return (f"{dropped.location or 'top level'} holds the same weights as {kept.location or 'top level'}: "
-            f"one network read two ways, {reading}")
+    return (f"one network read two ways: {dropped.location or 'top level'} holds the same weights as "
+            f"{kept.location or 'top level'}, {reading}")
 
 
 def by_convention(full: list) -> tuple[list, list[str]]:

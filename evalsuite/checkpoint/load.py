@@ -226,7 +226,9 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     pick = chosen or closest
     found_arch = found_arch if chosen else closest_arch
     nonfinite = _check_tensors(pick, found_arch) if chosen else []
-    how = pick.path() + "".join(f"; chosen by convention: {why}" for why in used)
+    how = pick.path() + "".join(f"; {why}" for why in used)
+    if not arch and meta.get("arch_from") and found_arch in (meta.get("arch"), meta.get("arch_hint")):
+        how += f"; arch from {meta['arch_from']}"  # e.g. a Hugging Face folder's config.json
     if chosen is None:
         how = f"closest candidate: {how}"
     meta = {**meta, "loaded_from": pick.location or "top level"}

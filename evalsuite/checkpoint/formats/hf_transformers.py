@@ -117,7 +117,7 @@ def transformers_vit(obj: dict) -> tuple[dict, dict] | None:
     meta = {"hf_model_type": config["model_type"]} if config.get("model_type") else {}
     arch = arch_from_config(config)
     if arch:
-        meta["arch"] = arch
+        meta.update(arch=arch, arch_from="config.json")
     method = MODEL_TYPES.get(config.get("model_type"), (False, None))[1]
     if method:
         meta["method"] = method

@@ -28,7 +28,7 @@ def timm_hub(obj: dict) -> tuple[None, dict] | None:
     name = config["architecture"].split(".")[0]  # a pretrained tag (.lvd142m) names weights, not an arch
     meta = {"timm_architecture": name}
     if _known_to_timm(name):
-        meta["arch_hint"] = f"timm:{name}"
+        meta.update(arch_hint=f"timm:{name}", arch_from="config.json")
     pretrained = config.get("pretrained_cfg") if isinstance(config.get("pretrained_cfg"), dict) else {}
     if all(isinstance(pretrained.get(k), list) and len(pretrained[k]) == 3 for k in ("mean", "std")):
         meta.update(mean=pretrained["mean"], std=pretrained["std"])
