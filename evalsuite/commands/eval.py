@@ -11,7 +11,8 @@ HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one resul
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint file, or 'random' for random init of --arch")
+    p.add_argument("checkpoint", help="checkpoint file (.pth, .ckpt, .pkl, .safetensors ...), a Hugging Face model "
+                   "folder, or 'random' for random init of --arch")
     add_request_arguments(p)
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--name", help="label of this checkpoint in results and leaderboards")
