@@ -90,7 +90,7 @@ def test_hf_folder_arch_comes_from_config_json(corpus):
         (found.path / "config.json").write_text(json.dumps(config))
 
 
-def test_folder_sha256_covers_config_and_weights(corpus, tmp_path):
+def test_folder_sha256_covers_config_and_weights(corpus):
     found = _get(corpus, "timm_hub_folder")
     first = inspect_checkpoint(found.path).sha256
     config, text = downloads.config_of(found.path), (found.path / "config.json").read_text()
