@@ -286,8 +286,8 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
     # bf16 on a GPU, fp32 on a CPU: part of every row's protocol, so the two never share a cell
     precision = {"precision": compute_precision(device)}
     written = []
-    for dataset_name in dataset_names:
-        prepared = step(dataset_name, session)
+    # every dataset's data step first: what they refuse (a size the backbone cannot take) before any decoding
+    for prepared in [step(dataset_name, session) for dataset_name in dataset_names]:
         spec = prepared.spec
         for seed in seeds:
             for task_name, task in tasks.items():

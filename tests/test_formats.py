@@ -23,6 +23,9 @@ from evalsuite.registry import FORMATS, load_builtins, names
 from tests.test_layouts_vit import LAYOUTS as VIT_LAYOUTS
 from tests.fixtures.checkpoints import write_checkpoint
 from tests.fixtures.detectron2_keys import TABLE, detectron2_name, detectron2_state, model_key
+from evalsuite.checkpoint.hub_files import CONFIG, METADATA
+from tests.fixtures.checkpoints import FOLDER
+from tests.fixtures.downloads import VIT_ONLY_FORMATS
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def _prefixed(sd, prefix):
     return {prefix + k: v for k, v in sd.items()}
 
 
-VIT_LAYOUT_FORMATS = {entry[2] for entry in VIT_LAYOUTS.values()}
+VIT_LAYOUT_FORMATS = {entry[2] for entry in VIT_LAYOUTS.values()} | set(VIT_ONLY_FORMATS)
 LIGHTLY_INDEX = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
 
 
@@ -89,6 +92,12 @@ def layouts(sd):
         "detectron2": ({"model": d2, "__author__": "MOCO", "matching_heuristics": True}, ".pkl"),
         "detectron2_fpn": ({"model": {**{model_key(k, "FPN"): v for k, v in d2_trunk.items()},
                                       "proposal_generator.rpn_head.conv.weight": torch.randn(4, 4)}, "iteration": 10}, ".pth"),
+        # huggingface/pytorch-image-models timm/models/_hub.py save_for_hf of timm's resnet18 (torchvision's
+        # names, its fc kept): config.json names the architecture, which is then built as timm:resnet18
+        "timm_hub": ({"config.json": {"architecture": "resnet18", "num_classes": 1000, "num_features": 512,
+                                      "global_pool": "avg", "pretrained_cfg": {"input_size": [3, 224, 224],
+                                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}},
+                      "model.safetensors": sd}, FOLDER),
         "detectron2_c4": ({"model": {**{model_key(k, "C4"): v for k, v in d2_trunk.items()},
                                      "roi_heads.box_predictor.cls_score.weight": torch.randn(21, 2048)}}, ".pth"),
     }
@@ -98,7 +107,13 @@ def layouts(sd):
 
 def _format(name):
     """Plain and DDP state dicts need no adapter: the structural search alone finds them."""
-    return "structural" if name in ("torchvision", "ddp") else name.split("_")[0]
+    if name in ("torchvision", "ddp"):
+        return "structural"
+    return name if name in names(FORMATS) else name.split("_")[0]
+
+
+#: A layout whose file names its own arch gets it (timm builds its resnet18 by name).
+ARCH = {"timm_hub": "timm:resnet18"}
 
 
 @pytest.mark.parametrize("fmt", [*names(FORMATS), "structural"])
@@ -111,7 +126,7 @@ def test_every_format_round_trips(tmp_path, tv_sd, fmt):
         path = write_checkpoint(tmp_path, name, obj, suffix)
         model, info = load_backbone(path)
         assert info.format == fmt, name
-        assert info.arch == "resnet18"
+        assert info.arch == ARCH.get(name, "resnet18")
         assert info.report.ok and info.report.matched >= 100
         got = model.state_dict()
         for key, value in _backbone(tv_sd).items():
@@ -125,6 +140,8 @@ def test_detection_is_unambiguous(tv_sd):
     for name, (obj, suffix) in layouts(tv_sd).items():
         if suffix == ".pkl":
             obj = {"model": {k: v for k, v in obj["model"].items()}, **{k: v for k, v in obj.items() if k != "model"}}
+        if suffix == FOLDER:  # what evalsuite.checkpoint.hub_files reads a folder as
+            obj = {**obj["model.safetensors"], CONFIG: obj["config.json"], METADATA: {"format": "pt"}}
         hits = [name for name, adapter in FORMATS.module_dict.items() if adapter(obj) is not None]
         want = {"lightly": ["lightly", "lightning"], "torchvision": [], "ddp": []}.get(name, [_format(name)])
         assert sorted(hits) == sorted(want), (name, hits)

@@ -307,8 +307,8 @@ def mmpretrain_mmengine():
 
 def timm_train_ema():
     # huggingface/pytorch-image-models timm/utils/checkpoint_saver.py: {'epoch', 'arch': args.model,
-    # 'state_dict', 'optimizer', 'version': 2, 'args', 'state_dict_ema', 'metric'}; train.py
-    # validates the EMA when it keeps one, so the EMA is what timm reports.
+    # 'state_dict', 'optimizer', 'version': 2, 'args', 'state_dict_ema', 'metric'}; timm's validate.py
+    # and clean_checkpoint.py load state_dict unless --use-ema, so state_dict is the default here too.
     import timm
 
     model = _stats(timm.create_model("resnet18", pretrained=False), 16)
@@ -316,7 +316,7 @@ def timm_train_ema():
     args = argparse.Namespace(model="resnet18", lr=0.5, epochs=100, model_ema=True, model_ema_decay=0.9998)
     obj = {"epoch": 99, "arch": "resnet18", "state_dict": model.state_dict(), "optimizer": _sgd_state(model),
            "version": 2, "args": args, "state_dict_ema": ema.state_dict(), "metric": 71.2}
-    return obj, ".pth.tar", _backbone(ema), "resnet18", {}
+    return obj, ".pth.tar", _backbone(model), "resnet18", {}
 
 
 def detectron2_pkl_from_moco():

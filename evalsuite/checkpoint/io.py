@@ -23,6 +23,7 @@ Anything else still needs ``--trust-checkpoint``, and the error names the type.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import pickle
 import re
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evalsuite.checkpoint.hub_files import is_hub_path, read_hub
 from evalsuite.errors import EvalsuiteError
 
 TRUST_HINT = "pass --trust-checkpoint if you trust its source"
@@ -146,11 +148,13 @@ def _reason(exc: Exception) -> str:
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """Load the object stored in ``path`` (dict of tensors or arrays, usually) on the CPU."""
     path = Path(path)
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):
         raise EvalsuiteError(f"checkpoint {str(path)!r} does not exist; give a checkpoint file or 'random'")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise EvalsuiteError(f"checkpoint {str(path)!r} is empty (0 bytes); it is truncated or was never written")
     reader = _read_pickle if path.suffix == ".pkl" else _read_torch
+    if is_hub_path(path):  # a Hugging Face model folder or a .safetensors file (evalsuite/checkpoint/hub_files.py)
+        reader = functools.partial(read_hub, read_torch=_read_torch)
     try:
         obj = reader(path, trust)
     except EvalsuiteError:

@@ -18,7 +18,9 @@ import torch
 from torch import nn
 
 from evalsuite.archs import build_backbone
-from evalsuite.checkpoint.io import read_checkpoint, sha256_file
+from evalsuite.archs.vit import TIMM_PREFIX
+from evalsuite.checkpoint.hub_files import sha256_of
+from evalsuite.checkpoint.io import read_checkpoint
 from evalsuite.checkpoint.structural import (
     OPTIONAL_SUFFIX,
     Candidate,
@@ -143,7 +145,8 @@ def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dic
     if arch:
         return [arch]
     registered = names(ARCHS)
-    order = [hint] if hint in registered else []
+    # a timm hub folder's config names its timm architecture (formats/timm_hub.py), tried first
+    order = [hint] if hint in registered or str(hint).startswith(TIMM_PREFIX) else []
     for guess in ARCH_GUESSERS.module_dict.values():
         for _, tensors in sources:
             name = guess(tensors)
@@ -223,11 +226,13 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     pick = chosen or closest
     found_arch = found_arch if chosen else closest_arch
     nonfinite = _check_tensors(pick, found_arch) if chosen else []
-    how = pick.path() + "".join(f"; chosen by convention: {why}" for why in used)
+    how = pick.path() + "".join(f"; {why}" for why in used)
+    if not arch and meta.get("arch_from") and found_arch in (meta.get("arch"), meta.get("arch_hint")):
+        how += f"; arch from {meta['arch_from']}"  # e.g. a Hugging Face folder's config.json
     if chosen is None:
         how = f"closest candidate: {how}"
     meta = {**meta, "loaded_from": pick.location or "top level"}
-    return LoadedCheckpoint(path, sha256_file(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
+    return LoadedCheckpoint(path, sha256_of(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
 
 
 def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> None:

@@ -11,8 +11,9 @@ HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one resul
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint file, 'random' for random init of --arch, or zoo:NAME for a "
-                                      "published checkpoint (evalsuite list zoo; --download fetches it)")
+    p.add_argument("checkpoint", help="checkpoint file (.pth, .ckpt, .pkl, .safetensors ...), a Hugging Face model "
+                   "folder, 'random' for random init of --arch, or zoo:NAME for a published checkpoint "
+                   "(evalsuite list zoo; --download fetches it)")
     add_request_arguments(p)
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--name", help="label of this checkpoint in results and leaderboards")

@@ -7,8 +7,9 @@ resnet50_byol-pre_8xb512-linear-coslr-90e_in1k, 71.8). Hash: OpenMMLab names eac
 file ``..._{date}-{first 8 hex digits of its sha256}.pth`` (tools/model_converters/
 publish_model.py). Layout: ``{'meta', 'state_dict'}`` with ``backbone.`` (torchvision naming),
 ``neck.``, ``head.`` and the EMA ``target_net.module.0/1.`` (models/selfsup/byol.py). Both
-``backbone.`` and ``target_net.module.0.`` hold a whole ResNet-50 and no structural convention
-tells them apart, so the entry names the online backbone, the one MMSelfSup's benchmarks extract.
+``backbone.`` and ``target_net.module.0.`` hold a whole ResNet-50; the loader's MMPretrain convention
+(``evalsuite/checkpoint/conventions.py``) takes ``backbone``, and the entry names it as its key too,
+the online backbone MMSelfSup's benchmarks extract.
 """
 
 from evalsuite.zoo.entries._protocols import MMPRETRAIN_LINEAR
