@@ -184,3 +184,18 @@ def test_published_hashes_are_where_the_projects_publish_them():
     for entry in hashed.values():
         if entry.hash.algorithm == "sha256":
             assert f"-{entry.hash.prefix}." in entry.file
+
+
+def test_mmpretrain_byol_loads_its_online_backbone_without_a_key(tmp_path):
+    """Both backbone. and target_net.module.0. hold a whole ResNet; MMPretrain's convention picks backbone."""
+    from evalsuite.checkpoint.load import load_backbone
+
+    net = _net(1)
+    path = tmp_path / "byol_resnet50_16xb256-coslr-200e_in1k.pth"
+    torch.save(mmselfsup_byol(net), path)
+    model, info = load_backbone(str(path), "resnet_tiny")
+    assert "MMPretrain's BYOL" in info.how and "target_net" in info.how, info.how
+    got = model.state_dict()
+    for key, value in _sd(net).items():
+        if not key.endswith("num_batches_tracked"):
+            torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
