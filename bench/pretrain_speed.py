@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evalsuite.atomic import write_text  # noqa: E402
 from evalsuite.cliopts import parse_cfg_options  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
-from evalsuite.features import MEAN, STD  # noqa: E402
+from evalsuite.preprocess import IMAGENET  # noqa: E402
 from evalsuite.pretrain.augment import ViewSpec  # noqa: E402
 from evalsuite.pretrain.data import build_train_data  # noqa: E402
 from evalsuite.pretrain.trainer import build_model, build_runner, load_recipe, train  # noqa: E402
@@ -156,7 +156,7 @@ def _tv_view(spec: ViewSpec) -> T.Compose:
         ops.append(T.RandomApply([T.GaussianBlur(k, (0.1, 2.0))], p=spec.blur_p))
     if spec.solarize_p > 0:
         ops.append(T.RandomSolarize(128, p=spec.solarize_p))
-    return T.Compose([T.PILToTensor(), *ops, T.ToDtype(torch.float32, scale=True), T.Normalize(MEAN, STD)])
+    return T.Compose([T.PILToTensor(), *ops, T.ToDtype(torch.float32, scale=True), T.Normalize(*IMAGENET)])
 
 
 class _TwoViews(torch.utils.data.Dataset):

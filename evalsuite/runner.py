@@ -17,29 +17,18 @@ from torch import nn
 
 from evalsuite.archs.vit import apply_feature_mode
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
-from evalsuite.datasets import build_dataset
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import (
-    DecodedCache,
-    FeatureCache,
-    FeatureKey,
-    FeatureSettings,
-    Transformed,
-    cache_root,
-    compute_precision,
-    extract,
-    extract_array,
-    loader_workers,
-    source_of,
-)
+from evalsuite.cache import FeatureCache
+from evalsuite.features import feature_step
+from evalsuite.imaging import compute_precision
 from evalsuite.preprocess import Preprocess
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
-from evalsuite.paths import check_outputs
+from evalsuite.paths import cache_root, check_outputs
 from evalsuite.registry import TASKS, get
 from evalsuite.resources import find_recipe
 from evalsuite.results import SCHEMA_VERSION, default_results_dir, now, protocol_id, row_path, versions, write_row
 from evalsuite.schema import check_parses, check_suite
-from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
+from evalsuite.tasks.base import DataStep, Session, settings_of
 
 DEFAULT_SUITE = "default"  # a shipped suite (evalsuite.resources): tasks/default.py
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout's root, in a checkout only
@@ -143,85 +132,6 @@ def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
         "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
         "meta": meta,
     }
-
-
-def _feature_fn(session: Session, spec):
-    """``split -> (features, targets)`` through the feature cache, the transform's id and the
-    preprocessing record of the row (``evalsuite.preprocess``)."""
-    model, info, cache = session.model, session.info, session.cache
-    preprocess = Preprocess.from_cfg(session.features)
-    transform, transform_id, resolution_source = preprocess.transform(spec.native_size, model, info.meta, session.quiet)
-    stats = preprocess.stats(info.meta)
-    decoded = DecodedCache(cache.root.parent)  # the same cache root
-    settings = FeatureSettings(**session.features)
-    batch_size = settings.batch_size
-    memo = {}
-
-    def features(split: str):
-        if split in memo:
-            return memo[split]
-        dataset = spec.splits[split]
-        # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
-        mode = getattr(model, "feature_mode", None)
-        arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
-        key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                         compute_precision(session.device), spec.label_protocol)
-        got = cache.get(key)
-        fresh = got is None
-        if fresh:
-            workers = loader_workers(settings.num_workers, len(dataset))
-            images = Transformed(dataset, transform)
-            desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
-                                         session.quiet)
-            if array is not None:
-                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
-            else:
-                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
-                              stats=stats)
-        check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
-        if fresh:  # never cache what cannot be used
-            cache.put(key, *got)
-        memo[split] = got
-        return got
-
-    record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
-              "resize": preprocess.resize, "resolution_from": resolution_source}
-    return features, transform_id, record
-
-
-def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None) -> None:
-    """Features (N, D) with NaN or inf cannot be probed (the probe's eigendecomposition and every
-    score would be meaningless): one sentence with how many images and which, before anything
-    is cached or fitted."""
-    bad = (~torch.isfinite(features)).any(1)  # (N,)
-    if bool(bad.any()):
-        first = bad.nonzero()[0].item()
-        cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
-                 if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
-                 "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
-        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
-                             f"(the first is image {first}): {cause}; nothing was cached or written")
-
-
-def feature_step(dataset_name: str, session: Session) -> Prepared:
-    """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
-    spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
-    feature_fn, transform_id, preprocess = _feature_fn(session, spec)
-
-    def context(seed: int) -> EvalContext:
-        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
-                           backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
-
-    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
-    vit = {"feature_mode": mode} if mode else {}
-    # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
-    # id, so its new rows never share a cell with the old; the others' ids stay as they were
-    labels = {"label_protocol": spec.label_protocol} if spec.label_protocol else {}
-    # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
-    # preprocessing record, so rows made before that record existed keep their ids
-    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels}, context,
-                    id_protocol={"transform": transform_id, **vit, **labels})
 
 
 def data_step(tasks: dict) -> DataStep:

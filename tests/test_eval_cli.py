@@ -40,11 +40,11 @@ def test_random_eval_writes_one_row_per_task(tmp_path, capsys):
 
 
 def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch):
-    import evalsuite.runner as runner
+    import evalsuite.features as features
 
     calls = []
-    real = runner.extract_array
-    monkeypatch.setattr(runner, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = features.extract_array
+    monkeypatch.setattr(features, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0 and len(calls) == 2  # train + test
     assert main([*args[:5], "linear", *args[6:]]) == 0
@@ -54,7 +54,9 @@ def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch
 
 def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, isolated_cache, monkeypatch):
     from evalsuite.datasets import build_dataset
-    from evalsuite.features import Transformed, eval_transform, extract
+    from evalsuite.features import extract
+    from evalsuite.imaging import Transformed
+    from evalsuite.preprocess import eval_transform
 
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0

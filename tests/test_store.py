@@ -16,7 +16,8 @@ import torch
 
 from evalsuite.atomic import write_text
 from evalsuite.cli import main
-from evalsuite.features import FeatureKey, compute_precision
+from evalsuite.cache import FeatureKey
+from evalsuite.imaging import compute_precision
 from evalsuite.results import default_results_dir, protocol_id, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from evalsuite.features import channel_stats  # ImageNet channel statistics, the same as evaluation
+from evalsuite.imaging import channel_stats  # ImageNet channel statistics, the same as evaluation
 
 #: Blur sigma range and kernel size of 10% of the image side (SimCLR, App. A).
 BLUR_SIGMA = (0.1, 2.0)

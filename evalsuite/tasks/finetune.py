@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from evalsuite.atomic import write_text
-from evalsuite.features import normalize_batch
+from evalsuite.imaging import normalize_batch
 from evalsuite.progress import progress
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput

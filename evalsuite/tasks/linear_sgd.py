@@ -23,7 +23,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from evalsuite.features import normalize_batch
+from evalsuite.imaging import normalize_batch
 from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
 from evalsuite.tasks.base import EvalContext, TaskOutput
