@@ -18,12 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from evalsuite.cache import FeatureKey
+from evalsuite.cache import SHARD_IMAGES, STORAGE, FeatureKey, ShardWriter
 from evalsuite.datasets import build_dataset
 from evalsuite.errors import EvalsuiteError
-from evalsuite.imaging import Transformed, compute_precision, forward_batches, loader_workers, prepare, source_of
+from evalsuite.imaging import (
+    Transformed,
+    compute_precision,
+    forward_batches,
+    forward_stream,
+    loader_workers,
+    prepare,
+    source_of,
+)
 from evalsuite.preprocess import IMAGENET, Preprocess
 from evalsuite.progress import progress
 from evalsuite.tasks.base import EvalContext, Prepared, Session
@@ -42,6 +50,9 @@ class FeatureSettings:
         mode: a ViT's feature mode (``evalsuite.archs.vit.FEATURE_MODES``); None: its default.
         normalize, mean, std, resize: the preprocessing (``evalsuite.preprocess``, which validates
             their values).
+        storage: the dtype cached features are kept in (``evalsuite.cache.STORAGE``); float16
+            halves the cache, the tasks see the rounded values, and the row says so.
+        shard_images: images per cache shard, what a killed extraction may have to redo.
     """
 
     batch_size: int = 256
@@ -51,49 +62,86 @@ class FeatureSettings:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     resize: str | int = "auto"
+    storage: str = "float32"
+    shard_images: int = SHARD_IMAGES
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGE:
+            raise EvalsuiteError(f"features.storage={self.storage!r} is not valid; use one of: {', '.join(STORAGE)}")
 
 
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
             num_workers: int = 0, desc: str = "features", quiet: bool = False,
             stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset``;
-    ``stats`` is the (mean, std) normalisation."""
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
-    targets = []
-
-    def batches():
-        for images, target in progress(loader, len(loader), desc, quiet):
-            targets.append(target)
-            yield images
-
-    feats = forward_batches(prepare(model, device), batches(), device, stats).cpu()
-    return feats, torch.cat(targets)
+    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset`` of
+    uint8 images; ``stats`` is the (mean, std) normalisation. No cache."""
+    return _collect(model, _uint8_batches(dataset, None, 0, batch_size, num_workers, device, desc, quiet), device, stats)
 
 
 def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, device: torch.device,
                   batch_size: int = 256, desc: str = "features", quiet: bool = False,
                   stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array;
-    an array of at most ``MAX_DEVICE_BYTES`` is copied to the device whole."""
-    whole = torch.from_numpy(np.array(images)).to(device) if images.nbytes <= MAX_DEVICE_BYTES else None
-    starts = range(0, len(images), batch_size)
-    batches = (whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
-               for i in progress(starts, len(starts), desc, quiet))
-    return forward_batches(prepare(model, device), batches, device, stats).cpu(), targets
+    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array."""
+    return _collect(model, _uint8_batches(images, targets, 0, batch_size, 0, device, desc, quiet), device, stats)
 
 
-def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None) -> None:
+def _collect(model: nn.Module, batches, device: torch.device, stats: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = []
+    feats = forward_batches(prepare(model, device), _images(batches, targets), device, stats)
+    return feats.cpu(), torch.cat(targets)
+
+
+def _images(batches, targets: list):
+    """The images of (images, targets) ``batches``, appending each batch's targets to ``targets``."""
+    for images, target in batches:
+        targets.append(target)
+        yield images
+
+
+def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None,
+                          first_image: int = 0, storage: str = "float32") -> None:
     """Features (N, D) with NaN or inf cannot be probed (the probe's eigendecomposition and every
     score would be meaningless): one sentence with how many images and which, before anything
-    is cached or fitted."""
+    is cached or fitted. ``first_image``: the index of the first row in its split."""
     bad = (~torch.isfinite(features)).any(1)  # (N,)
     if bool(bad.any()):
-        first = bad.nonzero()[0].item()
+        first = bad.nonzero()[0].item() + first_image
         cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
                  if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
                  "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
-        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
-                             f"(the first is image {first}): {cause}; nothing was cached or written")
+        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of the {len(bad)} images "
+                             f"from image {first_image} (the first is image {first}): {cause}; nothing was cached "
+                             "or written")
+    if storage == "float16" and bool((features.abs() > torch.finfo(torch.float16).max).any()):
+        raise EvalsuiteError(f"features of {where} exceed float16's range (65504); set features.storage=float32")
+
+
+def _uint8_batches(images, targets, start: int, batch_size: int, workers: int, device, desc: str, quiet: bool):
+    """(uint8 images (B, 3, H, W), targets (B, ...)) from image ``start`` on: from a decoded array
+    (``images`` an ndarray, ``targets`` its targets; up to ``MAX_DEVICE_BYTES`` copied to the device
+    whole) or streamed from a dataset (``targets`` None)."""
+    if targets is None:
+        loader = DataLoader(Subset(images, range(start, len(images))), batch_size=batch_size, num_workers=workers,
+                            pin_memory=device.type == "cuda")
+        yield from progress(loader, len(loader), desc, quiet)
+        return
+    rest = images[start:]
+    whole = torch.from_numpy(np.array(rest)).to(device) if rest.nbytes <= MAX_DEVICE_BYTES else None
+    starts = range(0, len(rest), batch_size)
+    for i in progress(starts, len(starts), desc, quiet):
+        batch = whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(rest[i:i + batch_size]))
+        yield batch, targets[start + i:start + i + batch_size]
+
+
+def extract_into(writer: ShardWriter, model: nn.Module, batches, device: torch.device, stats: tuple,
+                 check) -> None:
+    """Features of (images, targets) ``batches`` into ``writer``, shard by shard; ``check(features,
+    first_image)`` sees each batch before it is stored."""
+    targets, at = [], writer.done
+    for out in forward_stream(prepare(model, device), _images(batches, targets), device, stats):
+        check(out, at)
+        writer.add(out, targets.pop(0))
+        at += len(out)
 
 
 def _feature_fn(session: Session, spec):
@@ -104,40 +152,51 @@ def _feature_fn(session: Session, spec):
     transform, transform_id, resolution_source = preprocess.transform(spec.native_size, model, info.meta, session.quiet)
     stats = preprocess.stats(info.meta)
     settings = FeatureSettings(**session.features)
-    batch_size = settings.batch_size
+    cache.shard_images = settings.shard_images
     memo = {}
 
     def features(split: str):
-        if split in memo:
-            return memo[split]
-        dataset = spec.splits[split]
-        # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
-        mode = getattr(model, "feature_mode", None)
-        arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
-        key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                         compute_precision(session.device), spec.label_protocol)
-        got = cache.get(key)
-        fresh = got is None
-        if fresh:
-            workers = loader_workers(settings.num_workers, len(dataset))
-            images = Transformed(dataset, transform)
-            desc = f"features {spec.name}/{split}"
-            array = cache.decoded.get_or_build(key.images_key(), images, workers, batch_size,
-                                               f"decoding {spec.name}/{split}", session.quiet)
-            if array is not None:
-                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
-            else:
-                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
-                              stats=stats)
-        check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
-        if fresh:  # never cache what cannot be used
-            cache.put(key, *got)
-        memo[split] = got
-        return got
+        if split not in memo:
+            memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings)
+        return memo[split]
 
     record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
               "resize": preprocess.resize, "resolution_from": resolution_source}
     return features, transform_id, record
+
+
+def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
+                    settings: FeatureSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's features: from the cache, else extracted into it from where a killed run stopped."""
+    model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
+    dataset = spec.splits[split]
+    # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
+    mode = getattr(model, "feature_mode", None)
+    arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
+    key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
+                     compute_precision(session.device), spec.label_protocol, settings.storage)
+    where = f"{spec.name}/{split}"
+    got = cache.get(key)
+    if got is None:
+        writer = cache.writer(key)
+        workers = loader_workers(settings.num_workers, len(dataset))
+        images = Transformed(dataset, transform)
+        array = cache.decoded.get_or_build(key.images_key(), images, workers, settings.batch_size,
+                                           f"decoding {where}", quiet)
+        source = array if array is not None else (images, None)
+        batches = _uint8_batches(*source, writer.done, settings.batch_size, workers, session.device,
+                                 f"features {where}", quiet)
+
+        def check(out, first):
+            check_finite_features(out, where, info.meta.get("nonfinite_tensors"), first, settings.storage)
+
+        try:
+            extract_into(writer, model, batches, session.device, stats, check)
+        except EvalsuiteError:
+            writer.discard()  # never cache what cannot be used
+            raise
+        got = writer.load()
+    return got
 
 
 def feature_step(dataset_name: str, session: Session) -> Prepared:
@@ -156,5 +215,8 @@ def feature_step(dataset_name: str, session: Session) -> Prepared:
     labels = {"label_protocol": spec.label_protocol} if spec.label_protocol else {}
     # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
     # preprocessing record, so rows made before that record existed keep their ids
-    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels}, context,
-                    id_protocol={"transform": transform_id, **vit, **labels})
+    # features stored in float16 are rounded: a protocol of its own; float32 rows keep their ids
+    stored = FeatureSettings(**session.features).storage
+    storage = {"feature_storage": stored} if stored != "float32" else {}
+    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels, **storage}, context,
+                    id_protocol={"transform": transform_id, **vit, **labels, **storage})

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from evalsuite.archs import build_backbone
+from evalsuite.cache import FeatureCache, FeatureKey, entries
 from evalsuite.cli import main
 from evalsuite.results import read_rows
 
@@ -43,13 +44,13 @@ def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch
     import evalsuite.features as features
 
     calls = []
-    real = features.extract_array
-    monkeypatch.setattr(features, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = features.extract_into
+    monkeypatch.setattr(features, "extract_into", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0 and len(calls) == 2  # train + test
     assert main([*args[:5], "linear", *args[6:]]) == 0
     assert len(calls) == 2, "the linear probe re-extracted features that were cached"
-    assert len(list(isolated_cache.glob("features/*.pt"))) == 2
+    assert len(list(isolated_cache.glob("shards/*/key.json"))) == 2
 
 
 def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, isolated_cache, monkeypatch):
@@ -76,18 +77,19 @@ def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, 
     spec = build_dataset("digits")
     transform, _ = eval_transform(spec.native_size, True)
     streamed, _ = extract(model, Transformed(spec.splits["test"], transform), torch.device("cpu"), quiet=True)
-    cached = [f for f in isolated_cache.glob("features/*.pt")
-              if torch.load(f, weights_only=True)["key"]["checkpoint_sha256"] == "random-seed1"
-              and torch.load(f, weights_only=True)["key"]["split"] == "test"]
-    (path,) = cached
-    torch.testing.assert_close(torch.load(path, weights_only=True)["features"], streamed)
+    cached = [e.key for e in entries(isolated_cache)
+              if e.key.get("checkpoint_sha256") == "random-seed1" and e.key["split"] == "test"]
+    (key,) = cached
+    torch.testing.assert_close(FeatureCache(isolated_cache).get(FeatureKey(**key))[0], streamed)
     assert rows["other"]["seed"] == 1
 
 
 def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0
-    for f in isolated_cache.glob("features/*.pt"):
+    shards = list(isolated_cache.glob("shards/*/*.features.npy"))
+    assert shards
+    for f in shards:
         f.write_bytes(f.read_bytes()[:50])
     assert main(args) == 0
     assert len(_rows(tmp_path / "r")) == 1
@@ -266,5 +268,6 @@ def test_nonfinite_features_are_one_sentence_and_nothing_is_cached(tmp_path, cap
     assert "1 non-finite tensor(s) (--allow-nonfinite)" in err and "\n" not in err
     assert not any(results.rglob("*.json"))
     cache = Path(os.environ["EVALSUITE_CACHE"])
-    assert not list((cache / "features").rglob("*.pt"))  # the decoded images are good: they stay
+    assert not list((cache / "shards").rglob("*.npy")) and not list((cache / "features").rglob("*.pt"))
+    assert list((cache / "decoded").rglob("*.npy"))  # the decoded images are good: they stay
     assert list((cache / "decoded").rglob("*.pt"))

@@ -129,7 +129,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     every split is decoded once into the decode cache and its features into the feature cache,
     the linear probe sweeps a 9-value grid on the right validation split, and a second run with
     another grid is served from the feature cache alone."""
-    import evalsuite.runner as runner
+    import evalsuite.features as features
 
     fx.bypass_md5(monkeypatch)
     data, cache = tmp_path / "data", tmp_path / "cache"
@@ -138,7 +138,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     cfg = ["--cfg-options", "knn.ks=[1,5]", "knn.headline_k=5"]
     assert main([*base, "--results", str(tmp_path / "a"), *cfg, "linear.wd_num=9"]) == 0
     splits = sum(len(f.spec_sizes) for f in fixtures.values())
-    assert len(list((cache / "features").glob("*.pt"))) == splits
+    assert len(list((cache / "shards").glob("*/key.json"))) == splits
     assert len(list((cache / "decoded").glob("*.npy"))) == splits
     rows = {(r["dataset"], r["task"]): r for r in read_rows(tmp_path / "a")}
     assert len(rows) == 2 * len(TRANSFER)
@@ -153,8 +153,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     def no_extraction(*args, **kwargs):
         raise AssertionError("features were extracted again instead of read from the cache")
 
-    monkeypatch.setattr(runner, "extract", no_extraction)
-    monkeypatch.setattr(runner, "extract_array", no_extraction)
+    monkeypatch.setattr(features, "extract_into", no_extraction)
     assert main([*base, "--results", str(tmp_path / "b"), "--tasks", "linear", *cfg, "linear.wd_num=5"]) == 0
     assert {len(r["extra"]["val_curve"]) for r in read_rows(tmp_path / "b")} == {5}
 
