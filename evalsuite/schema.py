@@ -159,6 +159,7 @@ def check_suite(cfg: dict, path: str = "") -> None:
     """The whole resolved suite (file ``path`` plus --cfg-options), before any work: a key nothing
     reads (a typo would leave a setting silently unused), a wrong type, an impossible value."""
     from evalsuite.features import FeatureSettings
+    from evalsuite.preprocess import Preprocess
     from evalsuite.registry import TASKS, names
 
     for key, hint in SUITE_KEYS.items():  # first: the task list below depends on ``tasks``
@@ -172,6 +173,8 @@ def check_suite(cfg: dict, path: str = "") -> None:
             continue  # a recipe's local helper (``_steps = ...``), or checked above
         if key == "features":
             check_fields(FeatureSettings, value, "features", extra=(), owner=f"suite {path!r}: features")
+            Preprocess.from_cfg(value)  # normalisation and resize: the values only it knows
+            FeatureSettings(**value)
         elif key in task_keys:
             check_fields(_task_class(key, value), value, key, owner=f"task {key!r}")
         else:
