@@ -41,6 +41,7 @@ in the row's ``val_curve``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -235,6 +236,10 @@ class Linear:
         val_draw: without an official val split, a seeded 20% of train drawn ``stratified`` by
             class or ``random`` (ssl-transfer's plain shuffle).
     """
+
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 1
 
     wd_start: float = -6.0
     wd_stop: float = 5.0
