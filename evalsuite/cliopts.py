@@ -104,7 +104,7 @@ def add_request_arguments(p) -> None:
     p.add_argument("--key", help="dotted location of the backbone in the file when the convention is not wanted, "
                                  "e.g. student (DINO) or state_dict.module.encoder_k; see evalsuite inspect")
     p.add_argument("--allow-nonfinite", action="store_true", help="evaluate weights that hold NaN or inf (refused by default)")
-    p.add_argument("--cache-dir", help="folder of every cache: features/, decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
+    p.add_argument("--cache-dir", help="folder of every cache: shards/ (features), decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--resolution", help="evaluation resolution: auto (default: the backbone's training size when "
                    "known, else 224), native, or N px; the same as --cfg-options features.resize=...")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")

@@ -136,6 +136,13 @@ def check_side(model, side: int, setting: str) -> None:
         raise EvalsuiteError(f"{setting} gives {side}x{side} images, but {problem}")
 
 
+def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
+    """The default deterministic uint8 transform and its identifier (``Preprocess`` with ``resize=auto`` for a backbone known only by ``small_input``)."""
+    resize = "native" if small_input_arch and is_small(native_size) else "resize256-crop224"
+    transform, tid, _ = Preprocess(resize=resize).transform(native_size, None, {})
+    return transform, tid
+
+
 def auto_resize(native_size: int, model, meta: dict) -> tuple[str | int, str]:
     """What ``resize=auto`` means for this backbone, and why."""
     if getattr(model, "small_input", False) and is_small(native_size):

@@ -23,7 +23,8 @@ from evalsuite.datasets.base import IGNORE
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import DATASETS, TASKS, get, names
 from evalsuite.results import protocol_id
-from evalsuite.runner import EvalRequest, data_step, evaluate, feature_step
+from evalsuite.features import feature_step
+from evalsuite.runner import EvalRequest, data_step, evaluate
 from test_detection import write_voc
 from tests.fixtures import datasets as fx
 

@@ -6,7 +6,7 @@ import torch
 from evalsuite.archs import build_backbone
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import forward_batches
+from evalsuite.imaging import forward_batches
 from evalsuite.results import read_rows
 
 CPU = torch.device("cpu")

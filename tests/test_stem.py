@@ -102,7 +102,7 @@ def test_a_size_the_vit_cannot_take_is_refused_before_any_decoding(tmp_path, iso
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "--resolution native gives 32x32 images, but a ViT with 14-px patches needs image sides divisible by 14" in err
-    assert not list(isolated_cache.glob("decoded/*")) and not list(isolated_cache.glob("features/*"))
+    assert not list(isolated_cache.glob("decoded/*")) and not list(isolated_cache.glob("features/*")) and not list(isolated_cache.glob("shards/*"))
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("*.json"))
     assert main([*args[:-1], "32"]) == 2
     assert "--resolution 32 gives 32x32 images" in capsys.readouterr().err

@@ -23,7 +23,7 @@ def build_backbone(name: str, **options) -> nn.Module:
     callable returning either a feature extractor whose forward gives (N, D), or a classifier
     whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped. A feature
     extractor that does not declare ``num_features`` gets ``num_features = None``: the size is
-    learned from the first batch (``evalsuite.features.forward_batches``), and a declared size is
+    learned from the first batch (``evalsuite.imaging.forward_batches``), and a declared size is
     checked against it there.
     """
     model = build_vit(name)  # timm:NAME, and ViT names at any resolution (vit_small_patch14_ls_518)

@@ -17,7 +17,7 @@ from pathlib import Path
 from torchvision.datasets import ImageFolder
 
 from evalsuite.datasets.base import DatasetSpec
-from evalsuite.datasets.images import load_rgb, unreadable
+from evalsuite.datasets.images import default_workers, load_rgb, unreadable
 from evalsuite.errors import EvalsuiteError
 
 
@@ -84,8 +84,6 @@ def _skip_bad(splits: dict[str, _Folder], workers: int) -> dict[str, int]:
 
 
 def folder_spec(path: str | Path, name: str | None = None, skip_bad_images: bool = False) -> DatasetSpec:
-    from evalsuite.features import default_workers
-
     path = Path(path)
     splits = _build(path, _split_names(path))
     skipped = _skip_bad(splits, default_workers()) if skip_bad_images else {}

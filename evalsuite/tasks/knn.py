@@ -12,39 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
-
-from evalsuite.datasets.base import DatasetSpec, training_targets
+from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
+from evalsuite.neighbours import knn_scores
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import extra_scores, score
-
-
-def knn_scores(bank: torch.Tensor, bank_targets: torch.Tensor, queries: torch.Tensor, ks: tuple[int, ...],
-               temperature: float, num_classes: int, chunk_size: int = 1024) -> dict[int, torch.Tensor]:
-    """Class scores (M, C) for each k.
-
-    Args:
-        bank: (N, D) training features; bank_targets: (N,) labels or (N, C) of 1 / 0 / ``IGNORE``
-            (an ignored pair casts no vote, as a negative: ``evalsuite.datasets.base.training_targets``).
-        queries: (M, D) features to classify.
-        chunk_size: queries per chunk, so memory stays O(chunk_size x N) for large banks.
-    """
-    bank = F.normalize(bank.float(), dim=1)
-    onehot = (training_targets(bank_targets.float()) if bank_targets.ndim == 2
-              else F.one_hot(bank_targets, num_classes).float())  # (N, C)
-    kmax = min(max(ks), len(bank))
-    out = {k: [] for k in ks}
-    for start in range(0, len(queries), chunk_size):
-        q = F.normalize(queries[start:start + chunk_size].float(), dim=1)  # (c, D)
-        sims, idx = (q @ bank.T).topk(kmax, dim=1)  # (c, kmax)
-        weights = (sims / temperature).exp()  # (c, kmax)
-        votes = onehot[idx] * weights.unsqueeze(-1)  # (c, kmax, C)
-        for k in ks:
-            out[k].append(votes[:, :k].sum(1))  # (c, C)
-    return {k: torch.cat(v) for k, v in out.items()}
 
 
 @TASKS.register_module("knn")
@@ -59,10 +33,14 @@ class KNN:
             the whole bank and the row's metric names and ``extra.k_used`` say the k that applied.
     """
 
-    ks: tuple[int, ...] = (10, 20, 100, 200)
-    temperature: float = 0.07
-    headline_k: int = 20
-    chunk_size: int = 1024
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 0
+
+    ks: tuple[int, ...] = ruled((10, 20, 100, 200), AT_LEAST_1)
+    temperature: float = ruled(0.07, POSITIVE)
+    headline_k: int = ruled(20, AT_LEAST_1)
+    chunk_size: int = ruled(1024, AT_LEAST_1)
     cap_k: bool = field(default=False, metadata={"omit_default": True})
 
     #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.
