@@ -119,3 +119,11 @@ def read_rows(results_dir: str | Path) -> list[dict]:
             rows.append(row)
     return rows
 
+
+def protocol_fields(row: dict) -> dict:
+    """What a row's protocol id hashes, flat: the task's settings, the transform, the ViT feature
+    mode, the precision, a dataset's label protocol and any skipped images (``evalsuite.runner``)."""
+    fields = {k: row.get(k) for k in ("transform", "feature_mode", "precision", "label_protocol")}
+    fields["skipped_images"] = (row.get("split") or {}).get("skipped_images")
+    fields.update(row.get("settings") or {})
+    return {k: v for k, v in fields.items() if v is not None}

@@ -25,6 +25,7 @@ LAYERS = [
     ("evalsuite.imaging", 2), ("evalsuite.cache", 2), ("evalsuite.neighbours", 2),
     ("evalsuite.pretrain", 3), ("evalsuite.tasks", 3), ("evalsuite.detection", 3), ("evalsuite.features", 3),
     ("evalsuite.results", 4), ("evalsuite.schema", 4), ("evalsuite.runner", 4),
+    ("evalsuite.zoo", 4), ("evalsuite.zoo.compare", 5),  # fetched and loaded below the runner; its table above
     ("evalsuite", 5),  # the rest: api, cli, commands, leaderboard, report, sweep, baselines, demo
 ]
 EVALUATION = ("evalsuite.tasks", "evalsuite.detection", "evalsuite.features", "evalsuite.runner")

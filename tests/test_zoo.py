@@ -182,7 +182,7 @@ def test_zoo_eval_rows_carry_the_name_hash_and_published_figure(server, monkeypa
 
 
 def test_same_protocol_says_so(monkeypatch):
-    from evalsuite.zoo.compare import differences
+    from evalsuite.zoo.load import differences
 
     figure = Figure("digits", "knn", "top1@k=20", 90.0, "t", {"k": 20, "temperature": 0.07})
     row = {"task": "knn", "metric": "top1@k=20", "settings": {"temperature": 0.07, "ks": [10, 20]}, "transform": "native8"}

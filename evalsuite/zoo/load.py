@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from evalsuite.results import protocol_fields
 from evalsuite.zoo.catalog import get_entry
-from evalsuite.zoo.compare import differences
 from evalsuite.zoo.download import ensure
 
 
@@ -40,3 +42,29 @@ def published_field(row: dict) -> dict:
                           "protocol": dict(figure.protocol), "procedure": figure.procedure,
                           "differences": differences(row, figure),
                           "delta": round(100 * float(row["value"]) - figure.value, 4)}}
+
+
+def row_settings(row: dict) -> dict:
+    """A row's protocol in the vocabulary of a figure's ``protocol``: its task settings, feature
+    mode, transform (without its normalisation suffix) and the ``k`` of its headline metric."""
+    out = protocol_fields(row)
+    if "transform" in out:
+        out["transform"] = str(out["transform"]).split("-norm=", 1)[0]
+    metric = str(row.get("metric", ""))
+    if "@k=" in metric:
+        out["k"] = int(metric.split("@k=", 1)[1])
+    return out
+
+
+def differences(row: dict, figure) -> list[str]:
+    """Each published protocol setting this row did not use, as 'name: here X, published Y'; the
+    published procedure first where it is not evalsuite's own for the task. Settings the row
+    does not have (a ResNet's feature mode) are not compared."""
+    here = row_settings(row)
+    out = [f"procedure: published {figure.procedure}; here evalsuite's {row['task']}"] if figure.procedure else []
+    if str(row.get("metric", "")).split("@", 1)[0] != figure.metric_base:
+        out.append(f"metric: here {row['metric']}, published {figure.metric}")
+    for name, value in figure.protocol.items():
+        if name in here and json.dumps(here[name], default=str) != json.dumps(value, default=str):
+            out.append(f"{name}: here {here[name]}, published {value}")
+    return out
