@@ -84,8 +84,9 @@ def nearest(bank: torch.Tensor, queries: torch.Tensor, kmax: int, rows: int) -> 
     best_sims = q.new_full((len(q), 0), float("-inf"))
     best_idx = torch.zeros((len(q), 0), dtype=torch.long, device=q.device)
     for start in range(0, len(bank), rows):
-        block = F.normalize(bank[start:start + rows].float(), dim=1)  # (b, D)
-        top, idx = _block_top(q @ block.T, start, kmax)  # (m, <=kmax)
+        sims = q @ F.normalize(bank[start:start + rows].float(), dim=1).T  # (m, b); the block is freed here
+        top, idx = _block_top(sims, start, kmax)  # (m, <=kmax)
+        del sims
         best_sims, best_idx = _order(torch.cat([best_sims, top], 1), torch.cat([best_idx, idx], 1), kmax)
     return best_sims, best_idx
 
