@@ -45,9 +45,9 @@ def block_budget(device: torch.device, block_mb: int) -> int:
 
 
 def block_rows(budget: int, chunk: int, dim: int) -> int:
-    """Bank rows per block: the block's float32 similarities (chunk x rows), their tie mask (one
-    byte each) and its normalised float32 copy (rows x D) fit ``budget`` bytes."""
-    return max(1, budget // (5 * chunk + 4 * dim))
+    """Bank rows per block: the block's float32 similarities (chunk x rows) and its normalised
+    float32 copy (rows x D) fit ``budget`` bytes (what one step holds besides (chunk, k) lists)."""
+    return max(1, budget // (4 * (chunk + dim)))
 
 
 def _order(sims: torch.Tensor, idx: torch.Tensor, kmax: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,11 +63,14 @@ def _block_top(sims: torch.Tensor, offset: int, kmax: int) -> tuple[torch.Tensor
     """The ``kmax`` best of one block's similarities (c, b) with their bank indices: ``topk``, and
     where equal similarities straddle its cut (topk picks among them freely) the lowest indices."""
     k = min(kmax, sims.shape[1])
-    top, idx = sims.topk(k, dim=1)  # (c, k)
-    cut = top[:, -1:]  # (c, 1)
-    for r in ((sims == cut).sum(1) > (top == cut).sum(1)).nonzero().flatten().tolist():
-        above = (sims[r] > cut[r]).nonzero().flatten()
-        tied = (sims[r] == cut[r]).nonzero().flatten()[:k - len(above)]  # ascending: the lowest indices
+    spare = int(k < sims.shape[1])  # one more than needed shows a tie at the cut without a (c, b) mask
+    top, idx = sims.topk(k + spare, dim=1)  # (c, k + spare)
+    straddle = (top[:, k] == top[:, k - 1]) if spare else top.new_zeros(len(top), dtype=torch.bool)
+    top, idx = top[:, :k], idx[:, :k]
+    for r in straddle.nonzero().flatten().tolist():
+        cut = top[r, -1]
+        above = (sims[r] > cut).nonzero().flatten()
+        tied = (sims[r] == cut).nonzero().flatten()[:k - len(above)]  # ascending: the lowest indices
         idx[r] = torch.cat([above, tied])
         top[r] = sims[r, idx[r]]
     return top, idx + offset
