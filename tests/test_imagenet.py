@@ -72,9 +72,9 @@ def test_hyperparameters_are_chosen_on_a_seeded_slice_of_train_never_on_val(copi
     spec = build_dataset("imagenet", root)
     train, held = by_name(spec.splits["train"]), by_name(spec.splits["val"])
     assert not set(train) & set(held) and not set(held) & set(expected_val())
-    per_class = 6 // 2  # six train images a class here: half; a full class gives HELD_OUT_PER_CLASS
+    per_class = len(fx.train_names(fx.WNIDS[0])) // 2  # nine a class here: half; a full class gives HELD_OUT_PER_CLASS
     assert np.bincount(list(held.values())).tolist() == [per_class] * 4 and HELD_OUT_PER_CLASS == 10
-    assert spec.val_source.startswith("12 images held out of train, 10 per class") and "seed 0" in spec.val_source
+    assert spec.val_source.startswith("16 images held out of train, 10 per class") and "seed 0" in spec.val_source
     assert by_name(build_dataset("imagenet", root).splits["val"]) == held  # the same draw every time
 
 
@@ -156,9 +156,15 @@ def test_nothing_there_lists_the_layouts_and_that_download_cannot_help(tmp_path)
 def test_eval_row_states_layout_test_set_and_held_out_slice(copies, tmp_path, one_thread):
     root = copies("kaggle")
     assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "imagenet_1pct,imagenet", "--data-root",
-                 str(root), "--tasks", "knn", "--results", str(tmp_path / "rows"), "--quiet",
-                 "--cfg-options", "knn.ks=[1]", "knn.headline_k=1", "features.resize=native"]) == 0
-    rows = {r["dataset"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "rows").rglob("*.json"))}
-    assert rows["imagenet"]["extra"]["bank_size"] == 24 and rows["imagenet"]["extra"]["test_size"] == 8
-    assert rows["imagenet_1pct"]["extra"]["bank_size"] == 8  # the subset only
-    assert "kaggle layout" in rows["imagenet"]["split"]["note"] and "val: 12 images held out" in rows["imagenet"]["split"]["note"]
+                 str(root), "--tasks", "knn,linear", "--results", str(tmp_path / "rows"), "--quiet",
+                 "--cfg-options", "knn.ks=[1]", "knn.headline_k=1", "features.resize=native", "linear.wd_num=2"]) == 0
+    rows = {(r["dataset"], r["task"]): r for r in (json.loads(p.read_text()) for p in (tmp_path / "rows").rglob("*.json"))}
+    knn, linear = rows["imagenet", "knn"], rows["imagenet", "linear"]
+    assert knn["extra"]["bank_size"] == 36 and knn["extra"]["test_size"] == 8  # all of train; val is the test set
+    assert rows["imagenet_1pct", "knn"]["extra"]["bank_size"] == 20  # the subset only
+    assert "kaggle layout" in knn["split"]["note"] and "val: 16 images held out" in knn["split"]["note"]
+    split = linear["extra"]["split"]
+    assert split["val_source"].startswith("16 images held out of train") and split["sizes"] == {"train": 20, "val": 16,
+                                                                                                 "test": 8}
+    subset = rows["imagenet_1pct", "linear"]["extra"]["split"]  # held out of the 20 subset images, not beyond them
+    assert subset["val_source"] == "stratified 20% of train" and subset["sizes"] == {"train": 16, "val": 4, "test": 8}
