@@ -21,6 +21,9 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
     eval      evaluation speed with the batched L-BFGS solver          (bench/eval_speed.py)
     probe     the linear-probe race against scikit-learn (digits pixels, 512-d and 2,048-d
               features of 10k CIFAR-10 images; issue 17's goal: >= 20x at equal accuracy)
+    knn       kNN at ImageNet scale: 50,000 queries against banks of 10k, 100k and 1,281,167
+              synthetic 384-d rows, block sized from free GPU memory: time, GPU working memory,
+              predictions against the whole-bank search up to 100k       (bench/knn_scale.py)
 
     python bench/gpu_queue.py --list            # done and pending items
     python bench/gpu_queue.py                   # on the device machine: the next items
@@ -124,6 +127,24 @@ def _probe_args(ctx: dict, smoke: bool) -> list[str]:
     return common + ["--probe-images", "10000"]
 
 
+def _knn_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--sizes", "2000,4000", "--queries", "64", "--dim", "16", "--classes", "10", "--threads", "1",
+                "--whole-bank", "--out", ctx["result"]]
+    return ["--device", "cuda", "--queries", "50000", "--whole-bank", "--out", ctx["result"]]
+
+
+def _render_knn(data: dict) -> str:
+    lines = [f"Device: {data['device']}; k = {', '.join(map(str, data['ks']))} from one search.", "",
+             "| search | bank rows | queries | s | working MB (RSS) | GPU working MB | block rows | "
+             "same predictions as whole bank |", "|" + " --- |" * 8]
+    for r in data["rows"]:
+        same = {True: "yes", False: "**no**"}.get(r.get("same_predictions_as_whole_bank"), "-")
+        lines.append(f"| {r['impl']} | {r['bank']:,} | {r['queries']:,} | {r['seconds']} | {r['working_mb']} | "
+                     f"{r.get('gpu_working_mb', '-')} | {_num(r.get('block_rows'))} | {same} |")
+    return "\n".join(lines)
+
+
 def _render_probe(data: dict) -> str:
     lines = [f"Device: {data['device']}; {data.get('grid', 45)} penalties.", "",
              "| features | evalsuite sweep s (iterations) | scikit-learn default s | speed-up | "
@@ -222,6 +243,7 @@ ITEMS = [
          _render_collapse, "work/summary.json"),
     Item("eval", "Evaluation speed (batched L-BFGS)", "eval_speed.py", 150, _eval_args, _render_eval, "result.json"),
     Item("probe", "Linear-probe race against scikit-learn", "eval_speed.py", 480, _probe_args, _render_probe, "result.json"),
+    Item("knn", "kNN at ImageNet scale (1.28M-row bank)", "knn_scale.py", 240, _knn_args, _render_knn, "result.json"),
 ]
 
 

@@ -27,6 +27,7 @@ from evalsuite.features import feature_step
 from evalsuite.runner import EvalRequest, data_step, evaluate
 from test_detection import write_voc
 from tests.fixtures import datasets as fx
+from tests.fixtures import imagenet as imagenet_fx
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -134,6 +135,8 @@ def test_every_dataset_builds_a_spec_from_its_fixture(name, tmp_path, monkeypatc
     if name in fx.WRITERS:
         fx.bypass_md5(monkeypatch)
         fx.write(name, root)
+    elif name.startswith("imagenet"):  # imagenet and its subsets read one copy (tests/fixtures/imagenet.py)
+        imagenet_fx.write("prepared", root / "imagenet")
     try:
         spec = build_dataset(name, root, download=False)
     except EvalsuiteError as exc:

@@ -61,6 +61,9 @@ class DatasetSpec:
             joins the feature-cache key (cached targets are the old ones) and the protocol id
             (old rows are not averaged with new ones). Empty for every other dataset, so their
             cache entries and ids stay as they were.
+        val_source: where ``splits['val']`` comes from: ``official``, or how it was held out of
+            train (ImageNet: its official val is the test set, so hyperparameters are chosen on a
+            slice of train); the rows' ``split.val_source`` says it.
     """
 
     name: str
@@ -73,6 +76,7 @@ class DatasetSpec:
     sizes: dict[str, int] = field(default_factory=dict)
     skipped_images: dict[str, int] = field(default_factory=dict)
     label_protocol: str = ""
+    val_source: str = "official"
 
     def __post_init__(self) -> None:
         assert self.metric in METRICS, self.metric

@@ -86,7 +86,7 @@ class EvalContext(TaskContext):
         full, test = self.features("train"), self.features("test")
         if "val" in self.spec.splits:
             val = self.features("val")
-            info = {"val_source": "official", "split_seed": None}
+            info = {"val_source": self.spec.val_source, "split_seed": None}
             train = full
         else:
             if draw == "random":

@@ -55,7 +55,7 @@ def train_val_split(spec: DatasetSpec, seed: int) -> tuple[Dataset, Dataset, dic
     train that ``EvalContext.protocol_splits`` holds out for the frozen-feature probes."""
     full = spec.splits["train"]
     if "val" in spec.splits:
-        return full, spec.splits["val"], {"val_source": "official", "split_seed": None}
+        return full, spec.splits["val"], {"val_source": spec.val_source, "split_seed": None}
     tr_idx, va_idx = stratified_holdout(targets_of(full), VAL_FRACTION, seed)
     info = {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": seed}
     return Subset(full, tr_idx.tolist()), Subset(full, va_idx.tolist()), info
