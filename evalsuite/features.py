@@ -31,7 +31,7 @@ from torchvision.transforms import v2 as T
 
 from evalsuite.atomic import atomic_path, reclaim_temp
 from evalsuite.datasets.images import READ_ERRORS, bad_image
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import FeaturesRefused
 from evalsuite.paths import cache_root
 from evalsuite.preprocess import CROP, IMAGENET, MIN_SMALL, RESIZE, Preprocess, is_small  # noqa: F401 (re-exported)
 from evalsuite.progress import progress
@@ -206,13 +206,13 @@ def check_feature_size(model: nn.Module, out: torch.Tensor, image_shape: tuple) 
     name = getattr(model, "arch_name", type(model).__name__)
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise EvalsuiteError(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
+        raise FeaturesRefused(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
                              "must give (N, D) features (flatten or pool its output)")
     declared = getattr(model, "num_features", None)
     if declared is None:
         model.num_features = out.shape[1]
     elif declared != out.shape[1]:
-        raise EvalsuiteError(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
+        raise FeaturesRefused(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
                              f"values per image for input {image_shape[1:]}; fix num_features or the forward "
                              "(or drop num_features to have it learned from the first batch)")
 
@@ -254,11 +254,15 @@ class DecodedCache:
         self.root = cache_root(root) / "decoded"
         reclaim_temp(self.root)  # what a run killed while decoding left behind
 
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """The entry's two files: decoded images (.npy) and targets (.pt)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
+
     def get_or_build(self, key: str, dataset: Dataset, num_workers: int, batch_size: int,
                      desc: str, quiet: bool) -> tuple[np.ndarray, torch.Tensor] | None:
         """The decoded split, building it on first use; None when it would exceed the size cap."""
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        images_path, targets_path = self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
+        images_path, targets_path = self.paths(key)
         if images_path.is_file() and targets_path.is_file():
             try:
                 return np.load(images_path, mmap_mode="r"), torch.load(targets_path, weights_only=True)

@@ -18,7 +18,7 @@ from torch import nn
 from evalsuite.archs.vit import apply_feature_mode
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
 from evalsuite.datasets import build_dataset
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import EvalsuiteError, FeaturesRefused
 from evalsuite.features import (
     DecodedCache,
     FeatureCache,
@@ -156,6 +156,8 @@ def _feature_fn(session: Session, spec):
     settings = FeatureSettings(**session.features)
     batch_size = settings.batch_size
     memo = {}
+    written: list[Path] = []  # feature files this run cached for the dataset: removed if its features are refused
+    decoded_now: list[str] = []  # splits whose decoded images this run wrote: they stay (not the backbone's)
 
     def features(split: str):
         if split in memo:
@@ -168,20 +170,29 @@ def _feature_fn(session: Session, spec):
                          compute_precision(session.device), spec.label_protocol)
         got = cache.get(key)
         fresh = got is None
-        if fresh:
-            workers = loader_workers(settings.num_workers, len(dataset))
-            images = Transformed(dataset, transform)
-            desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
-                                         session.quiet)
-            if array is not None:
-                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
-            else:
-                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
-                              stats=stats)
-        check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
+        try:
+            if fresh:
+                workers = loader_workers(settings.num_workers, len(dataset))
+                images = Transformed(dataset, transform)
+                desc = f"features {spec.name}/{split}"
+                had_images = decoded.paths(key.images_key())[0].is_file()
+                array = decoded.get_or_build(key.images_key(), images, workers, batch_size,
+                                             f"decoding {spec.name}/{split}", session.quiet)
+                if array is not None and not had_images:
+                    decoded_now.append(f"{spec.name}/{split}")
+                if array is not None:
+                    got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
+                else:
+                    got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
+                                  stats=stats)
+            check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
+        except FeaturesRefused as exc:  # the backbone's fault, found after decoding began
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise FeaturesRefused(f"{exc}; {left_behind(spec.name, decoded_now)}") from None
         if fresh:  # never cache what cannot be used
             cache.put(key, *got)
+            written.append(cache.path(key))
         memo[split] = got
         return got
 
@@ -200,13 +211,24 @@ def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights:
         cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
                  if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
                  "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
-        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
-                             f"(the first is image {first}): {cause}; nothing was cached or written")
+        raise FeaturesRefused(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
+                              f"(the first is image {first}): {cause}")
+
+
+def left_behind(dataset: str, decoded: list[str]) -> str:
+    """What a refusal of the backbone's features leaves, said exactly: no row and no features;
+    decoded images written in this run stay, since they are the dataset's and not the backbone's."""
+    if not decoded:
+        return f"nothing was cached or written for {dataset}"
+    return (f"no row was written and no features were cached for {dataset}; the decoded images of "
+            f"{', '.join(decoded)} made in this run stay in the decoded-image cache (they do not depend on the "
+            f"backbone, and the next evaluation of {dataset} reuses them)")
 
 
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
+    spec.check_classification()
     feature_fn, transform_id, preprocess = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:
@@ -289,6 +311,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
             for task_name, task in tasks.items():
                 settings = settings_of(task)
                 skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
+                named = {"skipped_files": spec.skipped_files} if getattr(spec, "skipped_files", None) else {}
                 ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
                 pid = protocol_id(task_name, settings, spec.name, ids)
                 path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info)) if req.results_dir else None
@@ -305,7 +328,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
                     "task": task_name, "dataset": spec.name, "seed": seed,
                     "metric": out.metric, "value": out.value, "metrics": out.metrics,
                     "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    **prepared.protocol, **precision, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
+                    **prepared.protocol, **precision, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped, **named},
                     "protocol_id": pid,
                     "timings": {**ctx.timings, "task_s": round(task_s, 3)},
                     "versions": versions(), "device": str(device), "time": now(),
