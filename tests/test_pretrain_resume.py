@@ -71,7 +71,7 @@ def test_planted_resume_file_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "payload-ran"
     torch.save({"meta": {"epoch": 1}, "state_dict": _Payload(str(marker))}, work / "epoch_1.pth")
     (work / POINTER).write_text(str(work / "epoch_1.pth"))
-    with pytest.raises(EvalsuiteError, match="holds more than this trainer's resume state.*--trust-checkpoint"):
+    with pytest.raises(EvalsuiteError, match="holds more than this trainer.s resume state.*evalsuite pretrain"):
         train(_runner(work, resume=True))
     assert not marker.exists()
 
