@@ -253,8 +253,8 @@ def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> 
             f"pass --arch with one of {', '.join(names(ARCHS))} or pkg.module:callable"
         )
     if not info.report.ok:
-        names = [str(d).removeprefix("torch.") for d in WEIGHT_DTYPES]
-        valid = f"; weights must be {', '.join(names[:-1])} or {names[-1]}" if info.report.bad_dtype else ""
+        dtypes = [str(d).removeprefix("torch.") for d in WEIGHT_DTYPES]
+        valid = f"; weights must be {', '.join(dtypes[:-1])} or {dtypes[-1]}" if info.report.bad_dtype else ""
         raise EvalsuiteError(f"checkpoint {info.path!r} does not fit arch {info.arch!r}: {info.report.problem()} "
                              f"({info.how}){valid}")
     if info.nonfinite and not allow_nonfinite:
