@@ -73,11 +73,15 @@ class DecodedCache:
         self.root = cache_root(root) / "decoded"
         reclaim_temp(self.root)  # what a run killed while decoding left behind
 
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """The entry's two files: decoded images (.npy) and targets (.pt)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
+
     def get_or_build(self, key: str, dataset: Dataset, num_workers: int, batch_size: int,
                      desc: str, quiet: bool) -> tuple[np.ndarray, torch.Tensor] | None:
         """The decoded split, building it on first use; None when it would exceed the size cap."""
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        images_path, targets_path = self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
+        images_path, targets_path = self.paths(key)
         if images_path.is_file() and targets_path.is_file():
             try:
                 return np.load(images_path, mmap_mode="r"), torch.load(targets_path, weights_only=True)

@@ -13,7 +13,7 @@ later checkpoint is fed straight from that array at the model's own speed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from evalsuite.cache import SHARD_IMAGES, STORAGE, FeatureKey, ShardWriter
 from evalsuite.datasets import build_dataset
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import EvalsuiteError, FeaturesRefused
 from evalsuite.imaging import (
     Transformed,
     compute_precision,
@@ -110,11 +110,10 @@ def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights:
         cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
                  if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
                  "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
-        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of the {len(bad)} images "
-                             f"from image {first_image} (the first is image {first}): {cause}; nothing was cached "
-                             "or written")
+        raise FeaturesRefused(f"features of {where} hold NaN or inf for {int(bad.sum())} of the {len(bad)} images "
+                              f"from image {first_image} (the first is image {first}): {cause}")
     if storage == "float16" and bool((features.abs() > torch.finfo(torch.float16).max).any()):
-        raise EvalsuiteError(f"features of {where} exceed float16's range (65504); set features.storage=float32")
+        raise FeaturesRefused(f"features of {where} exceed float16's range (65504); set features.storage=float32")
 
 
 def _uint8_batches(images, targets, start: int, batch_size: int, workers: int, device, desc: str, quiet: bool):
@@ -155,10 +154,11 @@ def _feature_fn(session: Session, spec):
     settings = FeatureSettings(**session.features)
     cache.shard_images = settings.shard_images
     memo = {}
+    run = _RunWrites()
 
     def features(split: str):
         if split not in memo:
-            memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings)
+            memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings, run)
         return memo[split]
 
     record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
@@ -166,8 +166,32 @@ def _feature_fn(session: Session, spec):
     return features, transform_id, record
 
 
+@dataclass
+class _RunWrites:
+    """What this run wrote for one dataset: feature entries (removed if a later split's features
+    are refused) and the splits whose decoded images it made (they stay: not the backbone's)."""
+
+    features: list = field(default_factory=list)
+    decoded: list[str] = field(default_factory=list)
+
+    def refuse(self, exc: FeaturesRefused, dataset: str) -> FeaturesRefused:
+        for writer in self.features:
+            writer.discard()
+        return FeaturesRefused(f"{exc}; {left_behind(dataset, self.decoded)}")
+
+
+def left_behind(dataset: str, decoded: list[str]) -> str:
+    """What a refusal of the backbone's features leaves, said exactly: no row and no features;
+    decoded images written in this run stay, since they are the dataset's and not the backbone's."""
+    if not decoded:
+        return f"nothing was cached or written for {dataset}"
+    return (f"no row was written and no features were cached for {dataset}; the decoded images of "
+            f"{', '.join(decoded)} made in this run stay in the decoded-image cache (they do not depend on the "
+            f"backbone, and the next evaluation of {dataset} reuses them)")
+
+
 def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
-                    settings: FeatureSettings) -> tuple[torch.Tensor, torch.Tensor]:
+                    settings: FeatureSettings, run: _RunWrites) -> tuple[torch.Tensor, torch.Tensor]:
     """One split's features: from the cache, else extracted into it from where a killed run stopped."""
     model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
     dataset = spec.splits[split]
@@ -182,8 +206,11 @@ def _split_features(session: Session, spec, split: str, transform, transform_id:
         writer = cache.writer(key)
         workers = loader_workers(settings.num_workers, len(dataset))
         images = Transformed(dataset, transform)
+        had_images = cache.decoded.paths(key.images_key())[0].is_file()
         array = cache.decoded.get_or_build(key.images_key(), images, workers, settings.batch_size,
                                            f"decoding {where}", quiet)
+        if array is not None and not had_images:
+            run.decoded.append(where)
         source = array if array is not None else (images, None)
         batches = _uint8_batches(*source, writer.done, settings.batch_size, workers, session.device,
                                  f"features {where}", quiet)
@@ -193,9 +220,13 @@ def _split_features(session: Session, spec, split: str, transform, transform_id:
 
         try:
             extract_into(writer, model, batches, session.device, stats, check)
+        except FeaturesRefused as exc:  # the backbone's fault, found after decoding began
+            writer.discard()
+            raise run.refuse(exc, spec.name) from None
         except EvalsuiteError:
             writer.discard()  # never cache what cannot be used
             raise
+        run.features.append(writer)
         got = writer.load()
     return got
 
@@ -203,6 +234,7 @@ def _split_features(session: Session, spec, split: str, transform, transform_id:
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
+    spec.check_classification()
     feature_fn, transform_id, preprocess = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from evalsuite.datasets.images import READ_ERRORS, bad_image, default_workers
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import FeaturesRefused
 from evalsuite.preprocess import IMAGENET
 
 #: The split size below which loading stays in-process.
@@ -128,12 +128,12 @@ def check_feature_size(model: nn.Module, out: torch.Tensor, image_shape: tuple) 
     name = getattr(model, "arch_name", type(model).__name__)
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise EvalsuiteError(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
+        raise FeaturesRefused(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
                              "must give (N, D) features (flatten or pool its output)")
     declared = getattr(model, "num_features", None)
     if declared is None:
         model.num_features = out.shape[1]
     elif declared != out.shape[1]:
-        raise EvalsuiteError(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
+        raise FeaturesRefused(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
                              f"values per image for input {image_shape[1:]}; fix num_features or the forward "
                              "(or drop num_features to have it learned from the first batch)")

@@ -104,19 +104,49 @@ def write_row(path: str | Path, row: dict) -> Path:
     return Path(path)
 
 
-def read_rows(results_dir: str | Path) -> list[dict]:
-    """Every result row under ``results_dir`` (recursively); files that are not rows are skipped."""
-    rows = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if path.name.startswith("."):
+#: At most this many left-out files are named one per line; the rest are counted.
+MAX_NAMED = 5
+
+
+def _why_not_a_row(path: Path) -> tuple[dict | None, str]:
+    """The row stored in ``path``, or None and why it is not one."""
+    try:
+        row = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, "not valid JSON: a half-written or damaged file"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if not isinstance(row, dict) or "schema_version" not in row:
+        return None, "JSON but not a result row (no schema_version)"
+    if row["schema_version"] != SCHEMA_VERSION:
+        return None, f"a row of schema version {row['schema_version']!r}; this evalsuite reads version {SCHEMA_VERSION}"
+    if "value" not in row:
+        return None, "a result row without a value"
+    return row, ""
+
+
+def read_rows(results_dir: str | Path, warn: bool = True) -> list[dict]:
+    """Every result row under ``results_dir`` (recursively). evalsuite's own state in hidden folders
+    (``.sweep/``, ``.work/``) and hidden files are not rows; any other ``.json`` that is not a row
+    (damaged, half-written, another program's) is left out with a warning naming it, unless not ``warn``."""
+    from evalsuite.errors import warn as say
+
+    root, rows, left_out = Path(results_dir), [], []
+    for path in sorted(root.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        try:
-            row = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        row, why = _why_not_a_row(path)
+        if row is None:
+            left_out.append(f"left out {str(path)!r} ({why})")
             continue
-        if isinstance(row, dict) and row.get("schema_version") == SCHEMA_VERSION and "value" in row:
-            row["_file"] = str(path)
-            rows.append(row)
+        row["_file"] = str(path)
+        rows.append(row)
+    if warn and left_out:
+        shown = f"; the {len(rows)} row(s) read are shown"
+        for line in left_out[:MAX_NAMED]:
+            say(line + shown)
+        if len(left_out) > MAX_NAMED:
+            say(f"and {len(left_out) - MAX_NAMED} more file(s) under {str(root)!r} that are not result rows were left out")
     return rows
 
 

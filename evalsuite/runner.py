@@ -221,6 +221,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
     for prepared in [plan.step(dataset_name, session) for dataset_name in plan.datasets]:
         spec = prepared.spec
         skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
+        named = {"skipped_files": spec.skipped_files} if getattr(spec, "skipped_files", None) else {}
         ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
         for seed in plan.seeds:
             for task_name, task in plan.tasks.items():
@@ -230,7 +231,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
                 if req.skip_existing and path and path.exists():
                     continue
                 row = run_task(task_name, task, prepared, seed, session, label, pid,
-                               {**prepared.protocol, **precision}, skipped)
+                               {**prepared.protocol, **precision}, {**skipped, **named})
                 if plan.rank != 0:  # every process trained and scored; the first one writes the row
                     continue
                 if rows is not None:

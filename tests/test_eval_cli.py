@@ -284,3 +284,34 @@ def test_nonfinite_features_are_one_sentence_and_nothing_is_cached(tmp_path, cap
     assert not list((cache / "shards").rglob("*.npy")) and not list((cache / "features").rglob("*.pt"))
     assert list((cache / "decoded").rglob("*.npy"))  # the decoded images are good: they stay
     assert list((cache / "decoded").rglob("*.pt"))
+
+
+def test_a_refusal_in_a_later_split_leaves_no_features_and_says_what_stays(tmp_path, capsys, isolated_cache, monkeypatch):
+    """Features of digits/test refused after digits/train's were cached in the same run: train's
+    features go too (nothing of a refused backbone stays), the decoded images of both splits stay
+    and the sentence names them; a second run, decoding nothing, writes nothing and says so."""
+    import evalsuite.runner as runner
+
+    real = runner.check_finite_features
+
+    def nan_in_test(features, where, nonfinite):
+        if where.endswith("/test"):
+            features = features.clone()
+            features[0, 0] = float("nan")
+        real(features, where, nonfinite)
+
+    monkeypatch.setattr(runner, "check_finite_features", nan_in_test)
+    argv = ["eval", "random", "--arch", "resnet_tiny", "--tasks", "knn", "--results", str(tmp_path / "res"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalsuite: error: features of digits/test hold NaN or inf for 1 of ") and "\n" not in err
+    assert err.endswith("no row was written and no features were cached for digits; the decoded images of digits/train, "
+                        "digits/test made in this run stay in the decoded-image cache (they do not depend on the backbone, "
+                        "and the next evaluation of digits reuses them)")
+    assert not list((isolated_cache / "features").iterdir())  # train's, cached first, removed
+    decoded = sorted((isolated_cache / "decoded").iterdir())
+    assert len(decoded) == 4 and not any(p.name.startswith(".") for p in decoded)  # images + targets per split
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().endswith("; nothing was cached or written for digits")
+    assert sorted((isolated_cache / "decoded").iterdir()) == decoded and not list((isolated_cache / "features").iterdir())
+    assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*.json"))

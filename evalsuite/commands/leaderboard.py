@@ -20,8 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalsuite.leaderboard import leaderboard
-    from evalsuite.atomic import write_text
+    from evalsuite.atomic import output_file, write_text
 
+    if args.output:
+        output_file(args.output, "leaderboard file (-o)", f"leaderboard.{args.format}")
     results = results_dir(args.results)
     text = leaderboard(results, args.baseline, args.format, args.spread)
     from evalsuite.results import read_rows

@@ -13,7 +13,7 @@ from pathlib import Path
 from evalsuite.errors import EvalsuiteError
 from evalsuite.report.published import PUBLISHED_DIR, load_published
 from evalsuite.report.tables import Summary, summarize
-from evalsuite.atomic import write_bytes, write_text
+from evalsuite.atomic import output_file, write_bytes, write_text
 from evalsuite.results import read_rows
 
 FORMATS = ("html", "md")
@@ -34,6 +34,7 @@ def make_report(results_dir: str | Path, output: str | Path, baseline: str | Non
 
     if fmt not in FORMATS:
         raise EvalsuiteError(f"unknown report format {fmt!r}; valid formats are: {', '.join(FORMATS)}")
+    output_file(output, "report file (-o)", f"report.{fmt}")
     rows = read_rows(results_dir)
     if not rows:
         raise EvalsuiteError(f"no result rows in {str(results_dir)!r}; run 'evalsuite eval' first or point --results at a results folder")
