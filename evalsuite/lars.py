@@ -3,7 +3,10 @@ Networks', Alg. 1): the one implementation that pre-training (SimCLR, Chen et al
 BYOL, Grill et al. 2020, App. C) and the linear probe (SimSiam, Chen & He 2021, App. A) share.
 
 For an adapted parameter the update g + wd * w is rescaled by the trust ratio
-r = eta * ||w|| / ||g + wd * w|| before momentum, so its step is lr * r * (g + wd * w). Excluded
+r = eta * ||w|| / ||g + wd * w|| before momentum, so its step is lr * r * (g + wd * w): the norm of
+the decayed update, as SimCLR's reference optimizer takes it (google-research/simclr,
+lars_optimizer.py). You et al.'s Eq. 6, and solo-learn's and lightly's LARS, divide by
+||g|| + wd * ||w|| instead (tests/test_lightly_oracle_pins.py pins the difference). Excluded
 parameters (biases and BN, as both SSL papers do) take a plain momentum-SGD step without decay.
 
 ``clip_lr=True`` is the 'clip' mode of NVIDIA's LARC that the CIFAR recipes of the SSL libraries

@@ -5,6 +5,9 @@
 # (solo-learn's augmentations/asymmetric.yaml): crop (0.08, 1), jitter (0.4, 0.4, 0.2, 0.1) p=0.8,
 # grey p=0.2, no blur, solarize p = 0 / 0.2. (lightly's cifar10_benchmark.py uses a queue of
 # 8,192 at batch 512 with SGD; its figure is the goal, solo-learn's settings the recipe.)
+# Against lightly 1.6.0 (tests/test_lightly_oracle_*.py): the same heads and NNMemoryBankModule look-up;
+# the loss is Eq. 2 of the paper as solo-learn computes it (nn against the other view's predictions),
+# where the benchmark uses the symmetric NTXentLoss, enqueues the other view and SimCLR's views.
 _base_ = "_cifar10.py"
 method = dict(type="nnclr", arch="cifar_resnet18", proj_dims=(2048, 2048, 256), pred_dims=(4096, 256),
               queue_size=65536, temperature=0.2)

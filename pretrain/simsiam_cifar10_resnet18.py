@@ -4,6 +4,9 @@
 # fixed, no warm-up. Encoder built with zero_init_residual=True as the official code builds it
 # (facebookresearch/simsiam, simsiam/builder.py). Augmentation: crop (0.2, 1), flip, jitter
 # (0.4, 0.4, 0.4, 0.1) p=0.8, grey p=0.2, no blur (lightly: SimSiamTransform, gaussian_blur=0).
+# Against lightly 1.6.0 (tests/test_lightly_oracle_*.py): the same step, loss and views; the projector's
+# output BN has no affine as in lightly's SimSiamProjectionHead and the official builder, where the
+# benchmark's 2-layer projector keeps one.
 _base_ = "_cifar10.py"
 method = dict(type="simsiam", arch="cifar_resnet18", arch_options=dict(zero_init_residual=True), dim=2048,
               proj_layers=2, pred_hidden=512, stop_gradient=True)

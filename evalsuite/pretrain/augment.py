@@ -28,6 +28,8 @@ from evalsuite.rules import AT_LEAST_1, NON_DECREASING, UNIT, ruled
 
 #: Blur sigma range and kernel size of 10% of the image side (SimCLR, App. A).
 BLUR_SIGMA = (0.1, 2.0)
+#: Draws of a crop box before falling back to the whole image (torchvision's RandomResizedCrop).
+CROP_TRIES = 10
 #: Rec. 601 luma weights, torchvision's ``rgb_to_grayscale``.
 LUMA = (0.299, 0.587, 0.114)
 
@@ -69,20 +71,36 @@ def _coin(n: int, p: float, g: torch.Generator, device) -> torch.Tensor:
     return torch.rand(n, generator=g, device=device) < p
 
 
+def _crop_box(x: torch.Tensor, spec: ViewSpec, g: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(N,) width, height and centre of each crop box as fractions of the image, drawn by
+    torchvision's rule (``RandomResizedCrop.get_params``): area ~ U(scale) of the H x W pixels,
+    log-ratio ~ U(log ratio), a box of whole pixels, redrawn up to 10 times until it fits, else the
+    whole image; the offset is a whole pixel too. All tries are drawn at once (no host sync)."""
+    n, device, (height, width) = x.shape[0], x.device, x.shape[-2:]
+    area = _uniform(n * CROP_TRIES, *spec.crop_scale, g, device).view(n, CROP_TRIES) * (height * width)
+    log_ratio = _uniform(n * CROP_TRIES, math.log(spec.crop_ratio[0]), math.log(spec.crop_ratio[1]), g, device)
+    ratio = log_ratio.view(n, CROP_TRIES).exp()
+    w, h = (area * ratio).sqrt().round(), (area / ratio).sqrt().round()  # (N, tries) pixels
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)  # the first box that fits
+    ok = fits.any(dim=1)
+    w = torch.where(ok, w.gather(1, first).squeeze(1), torch.full_like(ok, width, dtype=w.dtype))
+    h = torch.where(ok, h.gather(1, first).squeeze(1), torch.full_like(ok, height, dtype=h.dtype))
+    left = (torch.rand(n, generator=g, device=device) * (width - w + 1)).floor()  # randint(0, W - w + 1)
+    top = (torch.rand(n, generator=g, device=device) * (height - h + 1)).floor()
+    return w / width, h / height, (left + w / 2) / width, (top + h / 2) / height
+
+
 def random_resized_crop(x: torch.Tensor, spec: ViewSpec, g: torch.Generator) -> torch.Tensor:
     """(N, 3, H, W) float -> (N, 3, size, size): a crop of random area and aspect ratio, maybe flipped.
 
-    Boxes that would not fit are clamped to the image (torchvision retries 10 times, then falls
-    back to a centre crop); the crop is resampled bilinearly through one ``grid_sample``.
+    The box follows torchvision's rule (``_crop_box``; clamping the boxes that do not fit instead
+    of redrawing them made crops larger on average, 0.59 against 0.55 of a 32 px image at scale
+    (0.2, 1): tests/test_lightly_oracle_augment.py); it is resampled bilinearly through one
+    ``grid_sample``. Falling back to the whole image assumes square images, which the store holds.
     """
     n, device = x.shape[0], x.device
-    area = _uniform(n, *spec.crop_scale, g, device)
-    log_ratio = _uniform(n, math.log(spec.crop_ratio[0]), math.log(spec.crop_ratio[1]), g, device)
-    ratio = log_ratio.exp()
-    w = (area * ratio).sqrt().clamp(max=1.0)  # fraction of the width
-    h = (area / ratio).sqrt().clamp(max=1.0)
-    cx = w / 2 + torch.rand(n, generator=g, device=device) * (1 - w)  # centre in [0, 1]
-    cy = h / 2 + torch.rand(n, generator=g, device=device) * (1 - h)
+    w, h, cx, cy = _crop_box(x, spec, g)  # fractions of the width and height, centre in [0, 1]
     flip = torch.where(_coin(n, spec.flip_p, g, device), -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0] = w * flip

@@ -48,7 +48,7 @@ class NNCLR(PretrainModel):
     @torch.no_grad()
     def nearest_neighbour(self, z: torch.Tensor) -> torch.Tensor:
         """(N, D) -> (N, D): each row's cosine nearest neighbour among the filled queue rows."""
-        z = F.normalize(z.float(), dim=1)
+        z = F.normalize(z.to(self.queue.dtype), dim=1)  # the queue's precision (fp32 under bf16 autocast)
         sims = z @ self.queue.T  # (N, Q)
         filled = torch.arange(len(self.queue), device=z.device) < self.queue_filled
         sims = sims.masked_fill(~filled, float("-inf"))
@@ -58,7 +58,7 @@ class NNCLR(PretrainModel):
     @torch.no_grad()
     def enqueue(self, z: torch.Tensor) -> None:
         """Write the normalised global batch (W*N, D) at the pointer, FIFO, without a host sync."""
-        z = F.normalize(gather_no_grad(z.float()), dim=1)
+        z = F.normalize(gather_no_grad(z.to(self.queue.dtype)), dim=1)
         q = len(self.queue)
         z = z[-q:]
         idx = (self.queue_ptr + torch.arange(len(z), device=z.device)) % q
