@@ -33,6 +33,7 @@ from evalsuite.features import (
     source_of,
 )
 from evalsuite.preprocess import Preprocess
+from evalsuite.tokens import ImageSource
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.paths import check_outputs
 from evalsuite.registry import TASKS, get
@@ -157,22 +158,26 @@ def _feature_fn(session: Session, spec):
     batch_size = settings.batch_size
     memo = {}
 
-    def features(split: str):
-        if split in memo:
-            return memo[split]
+    def key(split: str) -> FeatureKey:
         dataset = spec.splits[split]
         # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
         mode = getattr(model, "feature_mode", None)
         arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
-        key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                         compute_precision(session.device), spec.label_protocol)
-        got = cache.get(key)
+        return FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
+                          compute_precision(session.device), spec.label_protocol)
+
+    def features(split: str):
+        if split in memo:
+            return memo[split]
+        dataset = spec.splits[split]
+        key_ = key(split)
+        got = cache.get(key_)
         fresh = got is None
         if fresh:
             workers = loader_workers(settings.num_workers, len(dataset))
             images = Transformed(dataset, transform)
             desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(key.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
+            array = decoded.get_or_build(key_.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
                                          session.quiet)
             if array is not None:
                 got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
@@ -181,13 +186,15 @@ def _feature_fn(session: Session, spec):
                               stats=stats)
         check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
         if fresh:  # never cache what cannot be used
-            cache.put(key, *got)
+            cache.put(key_, *got)
         memo[split] = got
         return got
 
     record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
               "resize": preprocess.resize, "resolution_from": resolution_source}
-    return features, transform_id, record
+    images = ImageSource(transform, transform_id, stats, key, cache.root.parent, batch_size, settings.num_workers,
+                         session.quiet)  # what the token probes read (evalsuite.tokens)
+    return features, transform_id, record, images
 
 
 def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None) -> None:
@@ -207,10 +214,10 @@ def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights:
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
-    feature_fn, transform_id, preprocess = _feature_fn(session, spec)
+    feature_fn, transform_id, preprocess, images = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:
-        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
+        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, images=images,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
     mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
