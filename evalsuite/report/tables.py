@@ -36,9 +36,9 @@ class Summary:
         return self.means.attrs.get("rank_columns", [])
 
 
-#: Column groups in the order transfer tables print them: frozen-feature probes, then low-shot,
-#: fine-tuning and detection; tasks not listed follow alphabetically.
-TASK_ORDER = ("knn", "linear", "linear_sgd", "lowshot", "finetune", "detection")
+#: Column groups in the order transfer tables print them: frozen-feature probes (pooled, then on
+#: tokens), then low-shot, fine-tuning, dense probes and detection; tasks not listed follow alphabetically.
+TASK_ORDER = ("knn", "linear", "linear_bn", "linear_sgd", "attentive", "lowshot", "finetune", "segmentation", "detection")
 
 
 def task_order(task: str) -> tuple[int, str]:
