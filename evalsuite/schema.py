@@ -32,18 +32,18 @@ RULES: dict[str, tuple] = {
     **dict.fromkeys(("batch_size", "eval_batch_size", "max_iter", "epochs", "chunk_size", "wd_num", "save_every",
                      "headline_k", "ks", "shots", "min_size_train", "max_size_train", "min_size_test", "max_size_test",
                      "roi_batch_size_per_image", "size", "checkpoint_interval", "log_interval", "steps", "knn_k",
-                     "milestones", "queries", "layers", "crop_size", "iters"), _POS),
+                     "milestones", "queries", "layers", "crop_size", "iters", "stride", "scale"), _POS),
     **dict.fromkeys(("freeze_at", "warmup_iters", "precise_bn_iters", "depth", "grid_batch", "wds", "wd",
                      "weight_decay", "momentum", "warmup_epochs", "seeds", "seed", "knn_interval", "limit",
                      "latest_every_s", "final_wd", "cache_budget_gb"), _NONNEG),
     **dict.fromkeys(("temperature", "lr", "lrs", "base_lr", "init_std", "lars_eta", "gamma", "pixel_std",
-                     "knn_t", "grad_clip", "mlp_ratio", "bn_eps"), _GT0),
+                     "knn_t", "grad_clip", "mlp_ratio", "bn_eps", "ratio_range"), _GT0),
     **dict.fromkeys(("fractions", "crop_scale", "warmup_factor", "flip_p", "jitter_p", "gray_p", "blur_p",
-                     "solarize_p"), _UNIT),
+                     "solarize_p", "cat_max_ratio", "warmup_ratio"), _UNIT),
     "num_workers": (lambda v: v >= -1, "-1 (automatic) or at least 0"),
 }
 #: Tuple settings whose elements must increase (schedules, ranges).
-INCREASING = ("steps", "milestones", "crop_scale", "crop_ratio")
+INCREASING = ("steps", "milestones", "crop_scale", "crop_ratio", "ratio_range")
 
 
 def nearest(key: str, valid) -> str:
