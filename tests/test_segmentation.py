@@ -93,3 +93,22 @@ def test_vit_tiny_and_resnet18_through_segmentation(arch, writer, name, tmp_path
     assert row["extra"]["backbone_unchanged"] and row["extra"]["photometric_distortion"] == "not applied"
     assert row["label_protocol"].startswith("voc" if name == "voc2012seg" else "ade20k")
     assert row["extra"]["feature_channels"] == (192 if arch.startswith("vit") else 512)
+
+
+def test_segmentation_through_sweep_and_into_the_leaderboard(tmp_path, one_thread, capsys):
+    from evalsuite.cli import main
+    from evalsuite.leaderboard import build
+    from evalsuite.results import read_rows
+
+    data = f"voc2012seg:{write_voc_seg(tmp_path / 'data', n_train=4, n_val=2)}"
+    results = tmp_path / "sweep"
+    assert main(["sweep", "random", "--arch", "resnet_tiny", "--suite", "tasks/segmentation_voc2012.py",
+                 "--datasets", data, "--results", str(results), "--executor", "debug", "--device", "cpu",
+                 "--cfg-options", "segmentation.crop_size=32", "segmentation.stride=21", "segmentation.scale=[64,32]",
+                 "segmentation.iters=2", "segmentation.batch_size=2", "segmentation.warmup_iters=1",
+                 "segmentation.num_workers=0"]) == 0
+    (row,) = read_rows(results)
+    assert row["task"] == "segmentation" and row["metric"] == "miou"
+    means, _ = build([row], None)
+    assert [c for c in means.columns if "segmentation" in c] == ["voc2012seg:data/segmentation miou"]
+    assert (results / "leaderboard.md").is_file()
