@@ -4,11 +4,17 @@ Base files are real layouts (a plain state dict, the PyTorch ImageNet example's 
 teacher/student dict with ``args``, an mmengine checkpoint with its message hub, a detectron2
 ``.pkl``, lightly's ``Sequential`` backbone, evalsuite's own format), written with the tiny
 ResNet. Each variant is one kind of damage: bit flips, truncation, overwritten bytes, tensors of
-another dtype (fp16, bf16, int, bool, complex, quantized) or shape, dropped or extra keys, non-dict
-tops, odd tensors (sparse, meta, empty, NaN/inf, non-contiguous, big-endian arrays), odd keys
-and deep or cyclic nesting. Every variant goes through ``load_backbone`` (what ``evalsuite eval``
-calls); each outcome is a load, an ``EvalsuiteError`` whose one line names the file, or a
-traceback (any other exception, or an error message without the file name).
+another dtype (any torch dtype) or shape, dropped or extra keys, non-dict tops, odd tensors
+(sparse, meta, empty, NaN/inf, non-contiguous, big-endian arrays), odd keys and deep or cyclic
+nesting. Every variant goes through ``load_backbone`` (what ``evalsuite eval`` calls); each
+outcome is a load, an ``EvalsuiteError`` whose one line names the file, or a traceback (any
+other exception, or an error message without the file name).
+
+``dtype_sweep`` then puts a weight of every dtype torch can store (float8 and float4 variants,
+complex, quantized, bool, uint16/32/64, sub-byte ints, bits) into a plain state dict, and an
+array of every numpy dtype (longdouble, clongdouble, strings, objects, datetimes, structured,
+big-endian) into a detectron2 ``.pkl``, a ``torch.save``d dict of numpy arrays and an ``np.savez``
+archive: no dtype may end in a traceback.
 
     python bench/checkpoint_fuzz.py --variants 600 --seed 0
 """
@@ -90,10 +96,53 @@ def _tensors(obj) -> list[tuple[dict, str]]:
     return out
 
 
+#: Every dtype of this torch build (the set grows with torch: float8/float4, uint16-64, sub-byte ints).
+TORCH_DTYPES = sorted({v for v in vars(torch).values() if isinstance(v, torch.dtype)}, key=str)
+
+
+def as_dtype(f: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """``f`` (float32) as ``dtype`` however torch can make it (cast, quantize, reinterpret raw
+    bytes, or uninitialised); None when this build cannot make a tensor of it at all."""
+    makers = [lambda: f.to(dtype)]
+    if "q" in str(dtype).split(".")[-1][:2]:  # qint8, quint8, qint32, quint4x2, quint2x4
+        makers.insert(0, lambda: torch.quantize_per_tensor(f, 0.1, 0, dtype))
+    makers += [lambda: torch.zeros(f.shape, dtype=torch.uint8).view(dtype), lambda: torch.empty(f.shape, dtype=dtype)]
+    for make in makers:
+        try:
+            return make()
+        except (RuntimeError, TypeError, NotImplementedError):
+            continue
+    return None
+
+
+def numpy_dtypes() -> list[np.dtype]:
+    """Every numpy scalar type, big-endian variants of the numeric ones, strings, datetimes and a
+    structured dtype."""
+    kinds = {np.dtype(t) for t in set(np.sctypeDict.values()) if np.dtype(t).kind not in "MmSUV"}
+    kinds |= {np.dtype(t).newbyteorder(">") for t in ("f2", "f4", "f8", "i4", "u8", "c8")}
+    kinds |= {np.dtype(t) for t in ("U4", "S4", "datetime64[ns]", "timedelta64[s]", [("a", "f4"), ("b", "i2")])}
+    return sorted(kinds, key=str)
+
+
+def as_numpy(f: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float32 ``f`` as ``dtype``: a cast where numpy has one, else the raw bytes (structured types)."""
+    try:
+        return f.astype(dtype)
+    except (TypeError, ValueError):
+        return np.zeros(f.shape, dtype=dtype)
+
+
 def _odd_tensor(rng: random.Random, t: torch.Tensor):
     kind = rng.choice(["fp16", "bf16", "fp64", "int32", "int8", "bool", "complex", "quantized", "sparse", "meta", "empty",
-                       "nan", "inf", "scalar", "transposed", "reshaped", "sliced", "string", "none", "bigendian", "list"])
+                       "nan", "inf", "scalar", "transposed", "reshaped", "sliced", "string", "none", "bigendian", "list",
+                       "any_dtype", "any_dtype", "any_numpy"])
     f = t.float()
+    if kind == "any_dtype":
+        dtype = rng.choice(TORCH_DTYPES)
+        return f"dtype_{str(dtype).split('.')[-1]}", as_dtype(f, dtype)
+    if kind == "any_numpy":
+        dtype = rng.choice(numpy_dtypes())
+        return f"numpy_{dtype.str}", as_numpy(f.numpy(), dtype)
     return kind, {
         "fp16": lambda: f.half(), "bf16": lambda: f.bfloat16(), "fp64": lambda: f.double(),
         "int32": lambda: f.to(torch.int32), "int8": lambda: f.to(torch.int8), "bool": lambda: f > 0,
@@ -207,19 +256,72 @@ def run(n: int, seed: int, folder: Path) -> tuple[Counter, Counter, list[str]]:
             except Exception:  # noqa: BLE001 - a damage torch.save/pickle cannot write is not a variant
                 continue
         kinds[kind] += 1
-        try:
-            load_backbone(path)
-            outcomes["loads"] += 1
-        except EvalsuiteError as exc:
-            message = str(exc)
-            if str(path) in message and "\n" not in message:
-                outcomes["clean errors"] += 1
-            else:
-                outcomes["tracebacks"] += 1
-                tracebacks.append(f"{path.name} ({kind}): unclear error: {message[:200]}")
-        except Exception as exc:  # noqa: BLE001 - what the benchmark counts
+        _outcome(path, kind, outcomes, tracebacks)
+        path.unlink(missing_ok=True)
+    outcomes["files tried"] = sum(kinds.values())
+    return outcomes, kinds, tracebacks
+
+
+def _outcome(path: Path, kind: str, outcomes: Counter, tracebacks: list[str]) -> None:
+    """Load ``path`` as ``evalsuite eval`` does and count what happened."""
+    try:
+        load_backbone(path)
+        outcomes["loads"] += 1
+    except EvalsuiteError as exc:
+        message = str(exc)
+        if str(path) in message and "\n" not in message:
+            outcomes["clean errors"] += 1
+        else:
             outcomes["tracebacks"] += 1
-            tracebacks.append(f"{path.name} ({kind}): {type(exc).__name__}: {str(exc)[:200]}")
+            tracebacks.append(f"{path.name} ({kind}): unclear error: {message[:200]}")
+    except Exception as exc:  # noqa: BLE001 - what the benchmark counts
+        outcomes["tracebacks"] += 1
+        tracebacks.append(f"{path.name} ({kind}): {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _dtype_files(folder: Path):
+    """(kind, path) of each dtype file, written as its project writes it."""
+    torch.manual_seed(0)
+    sd = build_backbone("resnet_tiny").state_dict()
+    for dtype in TORCH_DTYPES:
+        name = str(dtype).split(".")[-1]
+        odd = as_dtype(sd["conv1.weight"], dtype)
+        if odd is None:
+            continue
+        path = folder / f"torch_{name}.pth"
+        try:
+            torch.save({**sd, "conv1.weight": odd}, path)
+        except Exception:  # noqa: BLE001 - torch cannot store it: no such file can exist
+            continue
+        yield f"torch {name}", path
+    arrays = {k: v.numpy() for k, v in to_detectron2(sd).items()}
+    plain = {k: v.numpy() for k, v in sd.items() if v.dim()}
+    for dtype in numpy_dtypes():
+        tag = dtype.str.replace("<", "le").replace(">", "be").replace("|", "")
+        if dtype.names:
+            tag = "structured"
+        pkl = folder / f"np_{tag}.pkl"  # detectron2's layout (MoCo's convert-pretrain-to-detectron2.py)
+        pkl.write_bytes(pickle.dumps({"model": {**arrays, "stem.conv1.weight": as_numpy(arrays["stem.conv1.weight"], dtype)},
+                                      "__author__": "MOCO", "matching_heuristics": True}))
+        yield f"numpy {dtype} in .pkl", pkl
+        pth = folder / f"np_{tag}.pth"  # a state dict of numpy arrays, torch.save'd
+        try:
+            torch.save({**plain, "conv1.weight": as_numpy(plain["conv1.weight"], dtype)}, pth)
+            yield f"numpy {dtype} in .pth", pth
+        except Exception:  # noqa: BLE001 - torch.save refuses the array
+            pass
+        npz = folder / f"np_{tag}.npz"  # an archive of arrays (np.savez), not a pickle: refused cleanly
+        with open(npz, "wb") as f:
+            np.savez(f, **{**plain, "conv1.weight": as_numpy(plain["conv1.weight"], dtype)})
+        yield f"numpy {dtype} in .npz", npz
+
+
+def dtype_sweep(folder: Path) -> tuple[Counter, Counter, list[str]]:
+    """Every storable torch dtype and every numpy dtype where a weight belongs (module docstring)."""
+    outcomes, kinds, tracebacks = Counter(), Counter(), []
+    for kind, path in _dtype_files(folder):
+        kinds[kind] += 1
+        _outcome(path, kind, outcomes, tracebacks)
         path.unlink(missing_ok=True)
     outcomes["files tried"] = sum(kinds.values())
     return outcomes, kinds, tracebacks
@@ -235,12 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         outcomes, kinds, tracebacks = run(args.variants, args.seed, Path(tmp))
-    print(f"files tried {outcomes['files tried']}, clean errors {outcomes['clean errors']}, loads {outcomes['loads']}, "
-          f"tracebacks {outcomes['tracebacks']} ({time.perf_counter() - start:.1f} s)")
-    print("damage kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    for line in tracebacks[:20]:
+        print(f"files tried {outcomes['files tried']}, clean errors {outcomes['clean errors']}, loads {outcomes['loads']}, "
+              f"tracebacks {outcomes['tracebacks']} ({time.perf_counter() - start:.1f} s)")
+        print("damage kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        start = time.perf_counter()
+        swept, dtypes, swept_tracebacks = dtype_sweep(Path(tmp))
+    print(f"dtype sweep: files tried {swept['files tried']}, clean errors {swept['clean errors']}, loads {swept['loads']}, "
+          f"tracebacks {swept['tracebacks']} ({time.perf_counter() - start:.1f} s)")
+    for line in (tracebacks + swept_tracebacks)[:20]:
         print("  " + line)
-    return 1 if outcomes["tracebacks"] else 0
+    return 1 if outcomes["tracebacks"] or swept["tracebacks"] else 0
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evalsuite.archs import build_backbone  # noqa: E402
 from evalsuite.checkpoint import save_backbone  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
-from evalsuite.features import DecodedCache, Transformed, eval_transform, extract, extract_array, normalize_batch  # noqa: E402
+from evalsuite.cache import DecodedCache  # noqa: E402
+from evalsuite.features import extract, extract_array  # noqa: E402
+from evalsuite.imaging import Transformed, normalize_batch  # noqa: E402
+from evalsuite.preprocess import eval_transform  # noqa: E402
 from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
 from evalsuite.tasks.base import Split, concat  # noqa: E402
 from evalsuite.tasks.linear import ProbeSettings, Standardizer, fit_and_score, sweep, unconverged, wd_grid  # noqa: E402

@@ -21,6 +21,9 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
     eval      evaluation speed with the batched L-BFGS solver          (bench/eval_speed.py)
     probe     the linear-probe race against scikit-learn (digits pixels, 512-d and 2,048-d
               features of 10k CIFAR-10 images; issue 17's goal: >= 20x at equal accuracy)
+    knn       kNN at ImageNet scale: 50,000 queries against banks of 10k, 100k and 1,281,167
+              synthetic 384-d rows, block sized from free GPU memory: time, GPU working memory,
+              predictions against the whole-bank search up to 100k       (bench/knn_scale.py)
     vitprobes kNN, L-BFGS linear, MAE's linear (linear_bn) and the attentive probe side by side on
               CIFAR-10 with a random-init ViT-S/16 at 224 (tasks/vit_probes.py), seconds per task
     segment   the dense linear probe (segmentation) with a ViT-S/16, 224 crops, 2,000 iterations at
@@ -56,11 +59,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from evalsuite.atomic import write_text  # noqa: E402
+from evalsuite.pretrain.base import self_supervised  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## GPU queue (`bench/gpu_queue.py`)"
 MARKER = re.compile(r"<!-- gpu-queue: (\w+)(?: (\{.*?\}))? -->")
-METHODS = ("simsiam", "byol", "simclr", "nnclr")
+METHODS = self_supervised()  # every registered method that learns without labels
 #: Digits at tiny size: a few steps of every code path, nothing measured.
 SMOKE_RECIPE = ["data.limit=48", "batch_size=16"]
 
@@ -125,6 +129,24 @@ def _probe_args(ctx: dict, smoke: bool) -> list[str]:
     if smoke:
         return common + ["--device", "cpu", "--probe-sets", "digits", "--grid-every", "8"]
     return common + ["--probe-images", "10000"]
+
+
+def _knn_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--sizes", "2000,4000", "--queries", "64", "--dim", "16", "--classes", "10", "--threads", "1",
+                "--whole-bank", "--out", ctx["result"]]
+    return ["--device", "cuda", "--queries", "50000", "--whole-bank", "--out", ctx["result"]]
+
+
+def _render_knn(data: dict) -> str:
+    lines = [f"Device: {data['device']}; k = {', '.join(map(str, data['ks']))} from one search.", "",
+             "| search | bank rows | queries | s | working MB (RSS) | GPU working MB | block rows | "
+             "same predictions as whole bank |", "|" + " --- |" * 8]
+    for r in data["rows"]:
+        same = {True: "yes", False: "**no**"}.get(r.get("same_predictions_as_whole_bank"), "-")
+        lines.append(f"| {r['impl']} | {r['bank']:,} | {r['queries']:,} | {r['seconds']} | {r['working_mb']} | "
+                     f"{r.get('gpu_working_mb', '-')} | {_num(r.get('block_rows'))} | {same} |")
+    return "\n".join(lines)
 
 
 def _vitprobes_args(ctx: dict, smoke: bool) -> list[str]:
@@ -249,6 +271,7 @@ ITEMS = [
          _render_collapse, "work/summary.json"),
     Item("eval", "Evaluation speed (batched L-BFGS)", "eval_speed.py", 150, _eval_args, _render_eval, "result.json"),
     Item("probe", "Linear-probe race against scikit-learn", "eval_speed.py", 480, _probe_args, _render_probe, "result.json"),
+    Item("knn", "kNN at ImageNet scale (1.28M-row bank)", "knn_scale.py", 240, _knn_args, _render_knn, "result.json"),
     Item("vitprobes", "kNN, linear, MAE-linear and attentive probes, ViT-S/16 at 224, CIFAR-10", "vit_probes.py", 420,
          _vitprobes_args, _render_vitprobes, "result.json"),
     Item("segment", "Dense linear probe (segmentation), ViT-S/16, 224 crops", "vit_probes.py", 300, _segment_args,

@@ -32,7 +32,7 @@ def _umask() -> int:
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path`` to write to; it replaces ``path`` when the block ends."""
-    path = Path(path)
+    path = output_file(path)
     fd, tmp = _temp_in(path.parent, f".{path.name}.{_OWNER}.", f"the folder of {path.name}")
     # mkstemp makes the file 0600; give it the mode open() would, so lab-mates on a shared
     # cluster read results, reports and checkpoints as their umask allows.
@@ -44,6 +44,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def output_file(path: str | Path, what: str = "output file", example: str = "out.txt") -> Path:
+    """``path`` as a file to write: a folder standing there is one sentence (the rename at the end
+    of a write would fail on it), said before any work when a command checks its ``-o`` with this."""
+    from evalsuite.errors import EvalsuiteError
+
+    path = Path(path)
+    if path.is_dir():
+        raise EvalsuiteError(f"{what} {str(path)!r} is an existing folder, not a file; give a file name, "
+                             f"e.g. {str(path / example)!r}")
+    return path
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -15,7 +15,6 @@ All sources are resolved and verified before anything is written.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from evalsuite.checkpoint import save_backbone
 from evalsuite.checkpoint.io import as_tensor_dict, read_checkpoint, sha256_file
 from evalsuite.checkpoint.load import compare_keys
 from evalsuite.errors import EvalsuiteError
+from evalsuite.zoo.entries.torchvision import TORCHVISION, URL_ROOT, hash_prefix
 
-URL_ROOT = "https://download.pytorch.org/models/"
 KIND = "supervised"
 METHOD = "supervised ImageNet"
 
@@ -52,18 +51,13 @@ class Baseline:
 
     @property
     def hash_prefix(self) -> str:
-        match = re.search(r"-([0-9a-f]{8,})\.", self.file)
-        assert match, self.file
-        return match.group(1)
+        return hash_prefix(self.file)
 
 
-# torchvision.models.ResNet18_Weights / ResNet50_Weights (torchvision 0.13+). ResNet-18 has
-# only IMAGENET1K_V1; IMAGENET1K_V2 (the longer "new recipe") exists for ResNet-50.
-BASELINES: dict[str, Baseline] = {b.name: b for b in (
-    Baseline("supervised-resnet18-imagenet1k-v1", "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "resnet18-f37072fd.pth", 69.758),
-    Baseline("supervised-resnet50-imagenet1k-v1", "resnet50", "ResNet50_Weights.IMAGENET1K_V1", "resnet50-0676ba61.pth", 76.130),
-    Baseline("supervised-resnet50-imagenet1k-v2", "resnet50", "ResNet50_Weights.IMAGENET1K_V2", "resnet50-11ad3fa6.pth", 80.858),
-)}
+# The torchvision entries of the zoo (evalsuite/zoo/entries/torchvision.py) are the one table of
+# these files; ``evalsuite eval zoo:torchvision_resnet50`` reads the same file without re-saving it.
+BASELINES: dict[str, Baseline] = {label: Baseline(label, file.split("-")[0], weights, file, top1)
+                                  for _, label, weights, file, top1 in TORCHVISION}
 
 
 def hub_checkpoints_dir() -> Path:

@@ -77,15 +77,94 @@ def _scalar(text: str):
     return _WORDS.get(text.lower(), text)
 
 
-def csv_list(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+def _shown(option: str, value) -> str:
+    """How the user wrote it: ``--seeds '0,x'`` on the command line, ``seeds='0,x'`` in Python."""
+    return f"{option} {value!r}" if option.startswith("--") else f"{option}={value!r}"
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise EvalsuiteError(f"--seeds {text!r} is not a comma-separated list of integers (e.g. 0,1,2)") from None
+def name_list(value, option: str, noun: str, example: str) -> list[str] | None:
+    """``--datasets``/``--tasks`` (and the Python API's ``datasets=``/``tasks=``): a comma-separated
+    string or a list of names; None means the suite's own. Naming nothing is refused, never read as
+    "the default" (``--datasets ""`` from an unset shell variable would run another dataset)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        items = list(value)
+    else:
+        raise EvalsuiteError(f"{_shown(option, value)} is not a comma-separated list of {noun} names (e.g. {example})")
+    names = [t.strip() for t in items if t.strip()]
+    if not names:
+        raise EvalsuiteError(f"{_shown(option, value)} names no {noun}; give one or more (e.g. {example}) "
+                             f"or leave {option} out for the suite's own")
+    return names
+
+
+def csv_list(text: str | None, option: str = "--datasets") -> list[str] | None:
+    noun, example = ("task", "knn,linear") if "task" in option else ("dataset", "digits or cifar10,imagefolder:PATH")
+    return name_list(text, option, noun, example)
+
+
+def seed_list(value, option: str = "--seeds") -> list[int] | None:
+    """``--seeds 0,1,2`` (and the API's ``seeds=``: that string, one int, or a list of ints); None
+    means the suite's. Negative seeds are refused where the suite's own are checked too (runner)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    bad = EvalsuiteError(f"{_shown(option, value)} is not a comma-separated list of integers (e.g. 0,1,2)")
+    if isinstance(value, str):
+        try:
+            seeds = [int(t) for t in value.split(",") if t.strip()]
+        except ValueError:
+            raise bad from None
+    elif isinstance(value, (list, tuple, range)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        seeds = list(value)
+    else:
+        raise bad
+    if not seeds:
+        raise EvalsuiteError(f"{_shown(option, value)} names no seed; give one or more integers (e.g. 0,1,2) "
+                             f"or leave {option} out for the suite's own")
+    return seeds
+
+
+def cfg_options(value, option: str = "--cfg-options") -> dict:
+    """Suite overrides in any form a user writes them: a dict ``{'knn.temperature': 0.1}``, a list
+    of ``key=value`` strings (as the command line gives them) or one string of them separated by
+    spaces (``'knn.temperature=0.1 knn.ks=[10, 20]'``: spaces inside brackets or quotes stay)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        bad = next((k for k in value if not isinstance(k, str) or not k), None)
+        if bad is not None:
+            raise EvalsuiteError(f"{option} key {bad!r} is not a setting name (e.g. 'knn.temperature')")
+        return dict(value)
+    if isinstance(value, str):
+        return parse_cfg_options(_words(value))
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return parse_cfg_options(list(value))
+    raise EvalsuiteError(f"{_shown(option, value)} is not a dict, a list of key=value strings or one string of them "
+                         "(e.g. 'knn.temperature=0.1 knn.ks=[10,20]')")
+
+
+def _words(text: str) -> list[str]:
+    """Split at whitespace outside brackets and quotes."""
+    words, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text + " "):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch.isspace() and depth <= 0:
+            if text[start:i].strip():
+                words.append(text[start:i].strip())
+            start = i + 1
+    return words
 
 
 def add_request_arguments(p) -> None:
@@ -96,14 +175,15 @@ def add_request_arguments(p) -> None:
     p.add_argument("--tasks", help="comma-separated tasks of the suite to run, e.g. knn,linear")
     p.add_argument("--datasets", help="comma-separated datasets, e.g. cifar10,digits or imagefolder:PATH")
     p.add_argument("--data-root", default="data", help="where datasets live (default ./data)")
-    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root")
+    p.add_argument("--download", action="store_true", help="download missing datasets into --data-root, and a zoo:NAME "
+                   "checkpoint into the cache root (resumable, hash-checked)")
     p.add_argument("--seeds", help="several seeds, e.g. 0,1,2: one result row per seed (default: the suite's, else 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--trust-checkpoint", action="store_true", help="allow arbitrary unpickling of the checkpoint")
     p.add_argument("--key", help="dotted location of the backbone in the file when the convention is not wanted, "
                                  "e.g. student (DINO) or state_dict.module.encoder_k; see evalsuite inspect")
     p.add_argument("--allow-nonfinite", action="store_true", help="evaluate weights that hold NaN or inf (refused by default)")
-    p.add_argument("--cache-dir", help="folder of every cache: features/, decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
+    p.add_argument("--cache-dir", help="folder of every cache: shards/ (features), decoded/ (default $EVALSUITE_CACHE, else ~/.cache/evalsuite)")
     p.add_argument("--resolution", help="evaluation resolution: auto (default: the backbone's training size when "
                    "known, else 224), native, or N px; the same as --cfg-options features.resize=...")
     p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override suite settings, e.g. knn.temperature=0.1")
@@ -114,9 +194,10 @@ def add_request_arguments(p) -> None:
 def request_fields(args) -> dict:
     """``EvalRequest`` fields from the arguments of ``add_request_arguments`` (and eval's ``--seed``)."""
     seed = getattr(args, "seed", None)
-    seeds = int_list(args.seeds) if args.seeds else ([seed] if seed is not None else None)  # None: the suite's
+    seeds = seed_list(args.seeds) if args.seeds is not None else ([seed] if seed is not None else None)  # None: the suite's
     resolution = {"features.resize": args.resolution} if args.resolution else {}
-    return dict(arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks), datasets=csv_list(args.datasets),
+    return dict(arch=args.arch, suite=args.suite, tasks=csv_list(args.tasks, "--tasks"),
+                datasets=csv_list(args.datasets, "--datasets"),
                 data_root=args.data_root, download=args.download, seeds=seeds, device=args.device,
                 trust_checkpoint=args.trust_checkpoint, key=args.key, allow_nonfinite=args.allow_nonfinite,
                 cache_dir=args.cache_dir, cfg_options={**parse_cfg_options(args.cfg_options), **resolution},

@@ -17,7 +17,21 @@ class EvalsuiteError(Exception):
         super().__init__(message)
 
 
+class FeaturesRefused(EvalsuiteError):
+    """The backbone's output cannot be used as features (not (N, D), NaN or inf). Raised after
+    decoding began, so the evaluation removes the features it cached for that dataset in this run
+    (earlier splits included) and its sentence says which decoded images stay, and why."""
+
+
 def one_of(kind: str, value: object, valid) -> EvalsuiteError:
     """Build the standard 'unknown X' error listing the valid options."""
     options = ", ".join(sorted(str(v) for v in valid))
     return EvalsuiteError(f"unknown {kind} {value!r}; valid {kind}s are: {options}")
+
+
+def warn(message: str) -> None:
+    """A user-facing warning: one line on stderr, as errors are, for what goes on with less than
+    was asked (a results file left out of a table, a ``--resume`` with nothing to resume)."""
+    import sys
+
+    print(f"evalsuite: warning: {message}", file=sys.stderr, flush=True)

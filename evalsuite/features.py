@@ -1,45 +1,43 @@
-"""Frozen-backbone features, cached on disk.
-
-The backbone runs in ``eval()`` under ``torch.inference_mode`` (BN uses its running statistics,
-as in every frozen-feature protocol); on CUDA with bf16 autocast and channels_last. Workers
-only decode and resize to uint8; normalisation happens on the device.
+"""Frozen-backbone features of a dataset's splits, through the feature cache: the classification
+data step.
 
 The cache key is (checkpoint sha256, arch, dataset, split, transform, split size, compute
 precision, and the dataset's label protocol where it has one), so running other tasks on the
-same features extracts nothing the second time.
+same features extracts nothing the second time (``evalsuite.cache``).
 
 Decoding is the slow part of extraction (JPEG decode on the CPU runs far below a GPU's forward
 rate), and it is the same for every checkpoint. So a split whose decoded uint8 images fit in
-``MAX_DECODED_BYTES`` is decoded once into a ``.npy`` array (``DecodedCache``), and every later
-checkpoint is fed straight from that array at the model's own speed.
+``evalsuite.cache.MAX_DECODED_BYTES`` is decoded once into an array (``DecodedCache``), and every
+later checkpoint is fed straight from that array at the model's own speed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2 as T
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from evalsuite.atomic import atomic_path, reclaim_temp
-from evalsuite.datasets.images import READ_ERRORS, bad_image
-from evalsuite.errors import EvalsuiteError
-from evalsuite.paths import cache_root
-from evalsuite.preprocess import CROP, IMAGENET, MIN_SMALL, RESIZE, Preprocess, is_small  # noqa: F401 (re-exported)
+from evalsuite.cache import SHARD_IMAGES, STORAGE, FeatureKey, ShardWriter
+from evalsuite.datasets import build_dataset
+from evalsuite.errors import EvalsuiteError, FeaturesRefused
+from evalsuite.imaging import (
+    Transformed,
+    compute_precision,
+    forward_batches,
+    forward_stream,
+    loader_workers,
+    prepare,
+    source_of,
+)
+from evalsuite.preprocess import IMAGENET, Preprocess
 from evalsuite.progress import progress
+from evalsuite.rules import AT_LEAST_1, WORKERS, ruled
+from evalsuite.tasks.base import EvalContext, Prepared, Session
+from evalsuite.tokens import ImageSource
 
-#: ImageNet channel statistics and the transfer resize/crop: the defaults of ``evalsuite.preprocess``.
-MEAN, STD = IMAGENET
-#: Largest decoded split kept as a uint8 array (CIFAR-10 train at 32 px is 154 MB; at 224 px, 7.5 GB).
-MAX_DECODED_BYTES = 8 << 30
 #: Decoded arrays up to this size are copied to the GPU whole rather than batch by batch.
 MAX_DEVICE_BYTES = 2 << 30
 
@@ -54,263 +52,213 @@ class FeatureSettings:
         mode: a ViT's feature mode (``evalsuite.archs.vit.FEATURE_MODES``); None: its default.
         normalize, mean, std, resize: the preprocessing (``evalsuite.preprocess``, which validates
             their values).
+        storage: the dtype cached features are kept in (``evalsuite.cache.STORAGE``); float16
+            halves the cache, the tasks see the rounded values, and the row says so.
+        shard_images: images per cache shard, what a killed extraction may have to redo.
     """
 
-    batch_size: int = 256
-    num_workers: int = -1
+    batch_size: int = ruled(256, AT_LEAST_1)
+    num_workers: int = ruled(-1, WORKERS)
     mode: str | None = None
     normalize: str | bool = "imagenet"
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     resize: str | int = "auto"
+    storage: str = "float32"
+    shard_images: int = ruled(SHARD_IMAGES, AT_LEAST_1)
 
-
-#: Data-loading processes at most, and the split size below which loading stays in-process.
-MAX_WORKERS, SMALL_SPLIT = 16, 5000
-
-
-def default_workers() -> int:
-    """One loading process per core, at most ``MAX_WORKERS``."""
-    return min(MAX_WORKERS, os.cpu_count() or 1)
-
-
-def loader_workers(setting: int, n: int) -> int:
-    """A ``num_workers`` setting for a split of ``n`` images: -1 means none for small splits
-    (process start-up costs more than it saves), else ``default_workers()``."""
-    if setting >= 0:
-        return setting
-    return 0 if n < SMALL_SPLIT else default_workers()
-
-
-def compute_precision(device: torch.device) -> str:
-    """The precision the backbone's forward runs in (``forward_batches``): bf16 autocast on CUDA,
-    float32 on the CPU. Features differ in their low bits between the two, so it is part of the
-    cache key and of every row's protocol id."""
-    return "bf16" if device.type == "cuda" else "fp32"
-
-
-def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
-    """The default deterministic uint8 transform and its identifier (``evalsuite.preprocess`` with
-    ``resize=auto`` for a backbone known only by ``small_input``)."""
-    resize = "native" if small_input_arch and is_small(native_size) else "resize256-crop224"
-    transform, tid, _ = Preprocess(resize=resize).transform(native_size, None, {})
-    return transform, tid
-
-
-class Transformed(Dataset):
-    def __init__(self, base: Dataset, transform) -> None:
-        self.base, self.transform = base, transform
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int):
-        try:
-            img, target = self.base[i]
-        except READ_ERRORS as exc:  # a damaged file of a dataset read by torchvision's own loader
-            samples = getattr(self.base, "samples", None) or getattr(self.base, "imgs", None)
-            raise bad_image(samples[i][0] if samples else f"item {i} of {type(self.base).__name__}", exc) from None
-        return self.transform(img), torch.as_tensor(target)
-
-
-@dataclass
-class FeatureKey:
-    """What cached features depend on; ``source`` is where the images were read from, so the same
-    dataset name under another ``--data-root`` never shares an entry."""
-
-    checkpoint_sha256: str
-    arch: str
-    dataset: str
-    split: str
-    transform: str
-    size: int
-    source: str = ""
-    precision: str = "fp32"  # compute_precision
-    labels: str = ""  # DatasetSpec.label_protocol: the cached targets were made under it
-
-    def fields(self) -> dict:
-        """The key as stored; an empty ``labels`` is left out, so entries made before the field
-        existed keep their digest."""
-        return {k: v for k, v in self.__dict__.items() if k != "labels" or v}
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.fields(), sort_keys=True).encode()).hexdigest()[:32]
-
-    def images_key(self) -> str:
-        """The part that decoded images (and their cached targets) depend on: everything but the
-        checkpoint, arch and precision."""
-        skip = ("checkpoint_sha256", "arch", "precision")
-        return json.dumps({k: v for k, v in self.fields().items() if k not in skip}, sort_keys=True)
-
-
-def source_of(dataset: Dataset) -> str:
-    """The folder a (possibly wrapped) torchvision-style dataset reads from, '' if it has none."""
-    for _ in range(4):
-        root = getattr(dataset, "root", None)
-        if root is not None:
-            return str(Path(root).resolve())
-        dataset = getattr(dataset, "dataset", None) or getattr(dataset, "base", None) or getattr(dataset, "detection", None)
-        if dataset is None:
-            break
-    return ""
-
-
-_STATS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def channel_stats(device: torch.device, dtype: torch.dtype = torch.float32,
-                  stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
-    """``stats`` (mean, std; ImageNet's by default) as (1, 3, 1, 1) tensors on ``device``, made
-    once: a fresh host-to-device copy per batch would make the host wait for the GPU every batch."""
-    key = (device, dtype, tuple(map(tuple, stats)))
-    if key not in _STATS:
-        _STATS[key] = tuple(torch.tensor(v, dtype=dtype, device=device).view(1, 3, 1, 1) for v in stats)
-    return _STATS[key]
-
-
-def normalize_batch(images: torch.Tensor, device: torch.device, stats: tuple = IMAGENET) -> torch.Tensor:
-    """(N, 3, H, W) uint8 -> (N, 3, H, W) float normalised by ``stats`` (mean, std), on ``device``."""
-    mean, std = channel_stats(device, stats=stats)
-    x = (images.to(device, non_blocking=True).float().div_(255) - mean) / std
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
-
-
-def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
-    model.eval().to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
-
-
-def forward_batches(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device,
-                    stats: tuple = IMAGENET) -> torch.Tensor:
-    """uint8 batches (B, 3, H, W) -> features (N, D) float32 on ``device``; ``model`` as it is
-    (the caller puts it in eval mode).
-
-    One inference-mode, autocast region spans the whole pass: autocast keeps its bf16 copies of
-    the weights only while it stays entered, so entering it per batch would re-cast every weight
-    every batch. The concatenation happens after leaving inference mode, so the result is an
-    ordinary tensor that a probe's autograd may use.
-    """
-    feats = []
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=compute_precision(device) == "bf16"):
-        for images in batches:
-            out = model(normalize_batch(images, device, stats))
-            if not feats:
-                check_feature_size(model, out, tuple(images.shape))
-            feats.append(out.float())  # (B, D)
-    return torch.cat(feats)
-
-
-def check_feature_size(model: nn.Module, out: torch.Tensor, image_shape: tuple) -> None:
-    """The first batch's output against the backbone's declared ``num_features``; an undeclared
-    size (None) is learned here, so a plain ``pkg.module:callable`` needs no attribute."""
-    name = getattr(model, "arch_name", type(model).__name__)
-    if not isinstance(out, torch.Tensor) or out.dim() != 2:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise EvalsuiteError(f"arch {name!r} gave {shape} for images of shape {image_shape}; a backbone's forward "
-                             "must give (N, D) features (flatten or pool its output)")
-    declared = getattr(model, "num_features", None)
-    if declared is None:
-        model.num_features = out.shape[1]
-    elif declared != out.shape[1]:
-        raise EvalsuiteError(f"arch {name!r} declares num_features={declared} but its forward gives {out.shape[1]} "
-                             f"values per image for input {image_shape[1:]}; fix num_features or the forward "
-                             "(or drop num_features to have it learned from the first batch)")
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGE:
+            raise EvalsuiteError(f"features.storage={self.storage!r} is not valid; use one of: {', '.join(STORAGE)}")
 
 
 def extract(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
             num_workers: int = 0, desc: str = "features", quiet: bool = False,
             stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset``;
-    ``stats`` is the (mean, std) normalisation."""
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
-    targets = []
-
-    def batches():
-        for images, target in progress(loader, len(loader), desc, quiet):
-            targets.append(target)
-            yield images
-
-    feats = forward_batches(_prepare(model, device), batches(), device, stats).cpu()
-    return feats, torch.cat(targets)
+    """Features (N, D) float32 and targets (N,) or (N, C), on the CPU, streaming ``dataset`` of
+    uint8 images; ``stats`` is the (mean, std) normalisation. No cache."""
+    return _collect(model, _uint8_batches(dataset, None, 0, batch_size, num_workers, device, desc, quiet), device, stats)
 
 
 def extract_array(model: nn.Module, images: np.ndarray, targets: torch.Tensor, device: torch.device,
                   batch_size: int = 256, desc: str = "features", quiet: bool = False,
                   stats: tuple = IMAGENET) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array;
-    an array of at most ``MAX_DEVICE_BYTES`` is copied to the device whole."""
-    whole = torch.from_numpy(np.array(images)).to(device) if images.nbytes <= MAX_DEVICE_BYTES else None
-    starts = range(0, len(images), batch_size)
-    batches = (whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(images[i:i + batch_size]))
-               for i in progress(starts, len(starts), desc, quiet))
-    return forward_batches(_prepare(model, device), batches, device, stats).cpu(), targets
+    """Like ``extract`` but from decoded uint8 images (N, 3, H, W), e.g. a memory-mapped array."""
+    return _collect(model, _uint8_batches(images, targets, 0, batch_size, 0, device, desc, quiet), device, stats)
 
 
-class DecodedCache:
-    """Decoded uint8 splits as ``.npy`` files (memory-mapped on read), written atomically, under
-    ``cache_root(root)/decoded``."""
-
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = cache_root(root) / "decoded"
-        reclaim_temp(self.root)  # what a run killed while decoding left behind
-
-    def get_or_build(self, key: str, dataset: Dataset, num_workers: int, batch_size: int,
-                     desc: str, quiet: bool) -> tuple[np.ndarray, torch.Tensor] | None:
-        """The decoded split, building it on first use; None when it would exceed the size cap."""
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        images_path, targets_path = self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
-        if images_path.is_file() and targets_path.is_file():
-            try:
-                return np.load(images_path, mmap_mode="r"), torch.load(targets_path, weights_only=True)
-            except (ValueError, OSError, RuntimeError):
-                pass  # a damaged entry is rebuilt
-        first, _ = dataset[0]
-        if len(dataset) * first.numel() > MAX_DECODED_BYTES:
-            return None
-        # fork_rng: a DataLoader draws its worker seed from the global RNG, and whether the
-        # cache was warm must not change what a seeded run does next.
-        with atomic_path(images_path) as tmp, torch.random.fork_rng(devices=[]):
-            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(dataset), *first.shape))
-            loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
-            targets, at = [], 0
-            for images, target in progress(loader, len(loader), desc, quiet):
-                array[at:at + len(images)] = images.numpy()
-                at += len(images)
-                targets.append(target)
-            array.flush()
-            del array
-            targets = torch.cat(targets)
-            with atomic_path(targets_path) as tmp_targets:
-                torch.save(targets, tmp_targets)
-        return np.load(images_path, mmap_mode="r"), targets
+def _collect(model: nn.Module, batches, device: torch.device, stats: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = []
+    feats = forward_batches(prepare(model, device), _images(batches, targets), device, stats)
+    return feats.cpu(), torch.cat(targets)
 
 
-class FeatureCache:
-    """Feature files under ``cache_root(root)/features``, written atomically; an unreadable
-    entry is recomputed."""
+def _images(batches, targets: list):
+    """The images of (images, targets) ``batches``, appending each batch's targets to ``targets``."""
+    for images, target in batches:
+        targets.append(target)
+        yield images
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = cache_root(root) / "features"
-        reclaim_temp(self.root)
-        self.hits = 0
-        self.misses = 0
 
-    def path(self, key: FeatureKey) -> Path:
-        return self.root / f"{key.digest()}.pt"
+def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None,
+                          first_image: int = 0, storage: str = "float32") -> None:
+    """Features (N, D) with NaN or inf cannot be probed (the probe's eigendecomposition and every
+    score would be meaningless): one sentence with how many images and which, before anything
+    is cached or fitted. ``first_image``: the index of the first row in its split."""
+    bad = (~torch.isfinite(features)).any(1)  # (N,)
+    if bool(bad.any()):
+        first = bad.nonzero()[0].item() + first_image
+        cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
+                 if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
+                 "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
+        raise FeaturesRefused(f"features of {where} hold NaN or inf for {int(bad.sum())} of the {len(bad)} images "
+                              f"from image {first_image} (the first is image {first}): {cause}")
+    if storage == "float16" and bool((features.abs() > torch.finfo(torch.float16).max).any()):
+        raise FeaturesRefused(f"features of {where} exceed float16's range (65504); set features.storage=float32")
 
-    def get(self, key: FeatureKey):
-        path = self.path(key)
-        if path.is_file():
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                if blob.get("key") == key.fields():
-                    self.hits += 1
-                    return blob["features"], blob["targets"]
-            except Exception:  # a corrupted cache entry is recomputed, never trusted
-                pass
-        self.misses += 1
-        return None
 
-    def put(self, key: FeatureKey, features: torch.Tensor, targets: torch.Tensor) -> None:
-        with atomic_path(self.path(key)) as tmp:
-            torch.save({"key": key.fields(), "features": features, "targets": targets}, tmp)
+def _uint8_batches(images, targets, start: int, batch_size: int, workers: int, device, desc: str, quiet: bool):
+    """(uint8 images (B, 3, H, W), targets (B, ...)) from image ``start`` on: from a decoded array
+    (``images`` an ndarray, ``targets`` its targets; up to ``MAX_DEVICE_BYTES`` copied to the device
+    whole) or streamed from a dataset (``targets`` None)."""
+    if targets is None:
+        loader = DataLoader(Subset(images, range(start, len(images))), batch_size=batch_size, num_workers=workers,
+                            pin_memory=device.type == "cuda")
+        yield from progress(loader, len(loader), desc, quiet)
+        return
+    rest = images[start:]
+    whole = torch.from_numpy(np.array(rest)).to(device) if rest.nbytes <= MAX_DEVICE_BYTES else None
+    starts = range(0, len(rest), batch_size)
+    for i in progress(starts, len(starts), desc, quiet):
+        batch = whole[i:i + batch_size] if whole is not None else torch.from_numpy(np.array(rest[i:i + batch_size]))
+        yield batch, targets[start + i:start + i + batch_size]
+
+
+def extract_into(writer: ShardWriter, model: nn.Module, batches, device: torch.device, stats: tuple,
+                 check) -> None:
+    """Features of (images, targets) ``batches`` into ``writer``, shard by shard; ``check(features,
+    first_image)`` sees each batch before it is stored."""
+    targets, at = [], writer.done
+    for out in forward_stream(prepare(model, device), _images(batches, targets), device, stats):
+        check(out, at)
+        writer.add(out, targets.pop(0))
+        at += len(out)
+
+
+def _feature_fn(session: Session, spec):
+    """``split -> (features, targets)`` through the feature cache, the transform's id and the
+    preprocessing record of the row (``evalsuite.preprocess``)."""
+    model, info, cache = session.model, session.info, session.cache
+    preprocess = Preprocess.from_cfg(session.features)
+    transform, transform_id, resolution_source = preprocess.transform(spec.native_size, model, info.meta, session.quiet)
+    stats = preprocess.stats(info.meta)
+    settings = FeatureSettings(**session.features)
+    cache.shard_images = settings.shard_images
+    memo = {}
+    run = _RunWrites()
+
+    def features(split: str):
+        if split not in memo:
+            memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings, run)
+        return memo[split]
+
+    record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
+              "resize": preprocess.resize, "resolution_from": resolution_source}
+    images = ImageSource(transform, transform_id, stats, lambda split: _key(session, spec, split, transform_id, settings),
+                         cache.top, settings.batch_size, settings.num_workers, session.quiet)  # for the token probes
+    return features, transform_id, record, images
+
+
+@dataclass
+class _RunWrites:
+    """What this run wrote for one dataset: feature entries (removed if a later split's features
+    are refused) and the splits whose decoded images it made (they stay: not the backbone's)."""
+
+    features: list = field(default_factory=list)
+    decoded: list[str] = field(default_factory=list)
+
+    def refuse(self, exc: FeaturesRefused, dataset: str) -> FeaturesRefused:
+        for writer in self.features:
+            writer.discard()
+        return FeaturesRefused(f"{exc}; {left_behind(dataset, self.decoded)}")
+
+
+def left_behind(dataset: str, decoded: list[str]) -> str:
+    """What a refusal of the backbone's features leaves, said exactly: no row and no features;
+    decoded images written in this run stay, since they are the dataset's and not the backbone's."""
+    if not decoded:
+        return f"nothing was cached or written for {dataset}"
+    return (f"no row was written and no features were cached for {dataset}; the decoded images of "
+            f"{', '.join(decoded)} made in this run stay in the decoded-image cache (they do not depend on the "
+            f"backbone, and the next evaluation of {dataset} reuses them)")
+
+
+def _key(session: Session, spec, split: str, transform_id: str, settings: FeatureSettings) -> FeatureKey:
+    """The cache key of one split's features."""
+    model, info, dataset = session.model, session.info, spec.splits[split]
+    # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
+    mode = getattr(model, "feature_mode", None)
+    arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
+    return FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
+                      compute_precision(session.device), spec.label_protocol, settings.storage)
+
+
+def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
+                    settings: FeatureSettings, run: _RunWrites) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's features: from the cache, else extracted into it from where a killed run stopped."""
+    model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
+    dataset = spec.splits[split]
+    key = _key(session, spec, split, transform_id, settings)
+    where = f"{spec.name}/{split}"
+    got = cache.get(key)
+    if got is None:
+        writer = cache.writer(key)
+        workers = loader_workers(settings.num_workers, len(dataset))
+        images = Transformed(dataset, transform)
+        had_images = cache.decoded.paths(key.images_key())[0].is_file()
+        array = cache.decoded.get_or_build(key.images_key(), images, workers, settings.batch_size,
+                                           f"decoding {where}", quiet)
+        if array is not None and not had_images:
+            run.decoded.append(where)
+        source = array if array is not None else (images, None)
+        batches = _uint8_batches(*source, writer.done, settings.batch_size, workers, session.device,
+                                 f"features {where}", quiet)
+
+        def check(out, first):
+            check_finite_features(out, where, info.meta.get("nonfinite_tensors"), first, settings.storage)
+
+        try:
+            extract_into(writer, model, batches, session.device, stats, check)
+        except FeaturesRefused as exc:  # the backbone's fault, found after decoding began
+            writer.discard()
+            raise run.refuse(exc, spec.name) from None
+        except EvalsuiteError:
+            writer.discard()  # never cache what cannot be used
+            raise
+        run.features.append(writer)
+        got = writer.load()
+    return got
+
+
+def feature_step(dataset_name: str, session: Session) -> Prepared:
+    """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
+    spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
+    spec.check_classification()
+    feature_fn, transform_id, preprocess, images = _feature_fn(session, spec)
+
+    def context(seed: int) -> EvalContext:
+        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, images=images,
+                           backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
+
+    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
+    vit = {"feature_mode": mode} if mode else {}
+    # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
+    # id, so its new rows never share a cell with the old; the others' ids stay as they were
+    labels = {"label_protocol": spec.label_protocol} if spec.label_protocol else {}
+    # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
+    # preprocessing record, so rows made before that record existed keep their ids
+    # features stored in float16 are rounded: a protocol of its own; float32 rows keep their ids
+    stored = FeatureSettings(**session.features).storage
+    storage = {"feature_storage": stored} if stored != "float32" else {}
+    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels, **storage}, context,
+                    id_protocol={"transform": transform_id, **vit, **labels, **storage})

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.results import read_rows
+from evalsuite.results import protocol_fields, read_rows  # noqa: F401 - protocol_fields re-exported
 from evalsuite.stats import ci95_halfwidth
 from evalsuite.tabular import html_table, latex_table, md_table
 
@@ -88,15 +88,6 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
         "protocol": json.dumps(protocol_fields(r), sort_keys=True, default=str),
     } for r, name in zip(rows, checkpoint_names(rows))]
     return pd.DataFrame.from_records(records)
-
-
-def protocol_fields(row: dict) -> dict:
-    """What a row's protocol id hashes, flat: the task's settings, the transform, the ViT feature
-    mode, the precision, a dataset's label protocol and any skipped images (``evalsuite.runner``)."""
-    fields = {k: row.get(k) for k in ("transform", "feature_mode", "precision", "label_protocol")}
-    fields["skipped_images"] = (row.get("split") or {}).get("skipped_images")
-    fields.update(row.get("settings") or {})
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 #: Longest protocol difference a column header spells out; past it, the protocol id.

@@ -10,8 +10,14 @@ from pathlib import Path
 from evalsuite.atomic import writable_dir
 
 
+#: The folders under the cache root, one per kind of entry (``evalsuite.cache``): sharded features,
+#: whole-split features of earlier versions, decoded images, and patch tokens (kept for the probes
+#: that read them; no task writes there yet).
+CACHE_FOLDERS = ("shards", "features", "decoded", "tokens")
+
+
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The one folder every evalsuite cache lives under (``features/``, ``decoded/``):
+    """The one folder every evalsuite cache lives under (``CACHE_FOLDERS``):
     ``--cache-dir``, else ``$EVALSUITE_CACHE``, else ``$XDG_CACHE_HOME/evalsuite`` (~/.cache)."""
     if cache_dir:
         return Path(cache_dir).expanduser()
@@ -28,5 +34,5 @@ def check_outputs(results_dir: str | Path | None, cache_dir: str | Path | None) 
         if (Path(results_dir) / ".work").exists():  # else made inside the proven folder by the tasks that train
             writable_dir(Path(results_dir) / ".work", "work folder")
     root = cache_root(cache_dir)
-    for folder in (root, root / "features", root / "decoded"):  # the root first: the folder the user named
+    for folder in (root, root / "shards", root / "decoded"):  # the root first: the folder the user named
         writable_dir(folder, "cache folder (--cache-dir)")

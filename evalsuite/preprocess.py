@@ -14,10 +14,12 @@ row, protocol id):
   centre crop N: the 224 protocol's ratio at another size).
 
 ``auto`` follows what the backbone was trained at when that is known: a small-input (3x3 stem)
-arch on images of at most ``SMALL_IMAGE`` px runs at native size; a backbone with a
+arch on images of at most ``SMALL_IMAGE`` px runs at native size (a user's or timm's arch is
+small-input when it says so or when its stem keeps 32-px maps, ``evalsuite/archs/stem.py``); a backbone with a
 ``train_resolution`` attribute (ViTs) or a checkpoint whose metadata states ``resolution`` runs at
 that N; anything else gets the transfer protocol's 224. Small images upscaled to 224 for a backbone
-whose training size is unknown get one line on stderr naming ``--resolution``.
+whose training size is unknown get one line on stderr naming ``--resolution``. A size the backbone
+cannot take (a ViT's patches must tile it) is refused here, before any image is decoded.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ RESIZE, CROP = 256, 224
 #: arch runs them at native size, never below ``MIN_SMALL``.
 SMALL_IMAGE, MIN_SMALL = 64, 32
 NORMALIZE = ("imagenet", "none", "checkpoint")
+#: The row's ``resolution_from`` when a user's or timm's arch was found small-input by its stem
+#: (``evalsuite/archs/stem.py``), not by its own declaration.
+STEM_SOURCE = "small-input stem (first conv 3x3 or smaller at stride 1, no pooling before the first stage)"
 RESIZES = ("auto", "resize256-crop224", "bicubic224", "native")
 
 
@@ -109,21 +114,39 @@ class Preprocess:
                 print(f"note: {native_size}-px images are upscaled to 224 px because the backbone's training resolution "
                       "is unknown; --resolution native or --resolution N evaluates at another size", file=sys.stderr)
         if resize == "native":
-            side = native_side(native_size)
+            side = crop = native_side(native_size)
             ops, tid = [T.Resize(side), T.CenterCrop(side)], f"native{side}"
         elif resize == "bicubic224":
+            crop = CROP
             ops, tid = [T.Resize(CROP, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(CROP)], "bicubic224"
         else:
             crop = CROP if resize == "resize256-crop224" else int(resize)
             side = round(crop * RESIZE / CROP)
             ops, tid = [T.Resize(side), T.CenterCrop(crop)], f"resize{side}-crop{crop}"
+        setting = f"features.resize / --resolution {self.resize}" + (f" ({source})" if self.resize == "auto" else "")
+        check_side(model, crop, setting)
         return T.Compose([T.PILToTensor(), *ops]), tid + self.norm_id(meta), source
+
+
+def check_side(model, side: int, setting: str) -> None:
+    """Refuse, before any image is decoded, a size the backbone cannot take (a ViT's patches must tile it)."""
+    problem = getattr(model, "side_problem", None)
+    problem = problem(side, side) if problem else None
+    if problem:
+        raise EvalsuiteError(f"{setting} gives {side}x{side} images, but {problem}")
+
+
+def eval_transform(native_size: int, small_input_arch: bool) -> tuple[T.Compose, str]:
+    """The default deterministic uint8 transform and its identifier (``Preprocess`` with ``resize=auto`` for a backbone known only by ``small_input``)."""
+    resize = "native" if small_input_arch and is_small(native_size) else "resize256-crop224"
+    transform, tid, _ = Preprocess(resize=resize).transform(native_size, None, {})
+    return transform, tid
 
 
 def auto_resize(native_size: int, model, meta: dict) -> tuple[str | int, str]:
     """What ``resize=auto`` means for this backbone, and why."""
     if getattr(model, "small_input", False) and is_small(native_size):
-        return "native", "small-input arch"
+        return "native", STEM_SOURCE if getattr(model, "small_input_from", "") == "stem" else "small-input arch"
     trained = getattr(model, "train_resolution", None) or meta.get("resolution")
     if trained:
         return int(trained), "backbone's training resolution"

@@ -34,7 +34,8 @@ ARCH_GUESSERS = Registry("arch guesser")
 #: prefixes and heads included), and returns the metadata the file carries.
 FORMATS = Registry("checkpoint format")
 
-#: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``).
+#: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``); the
+#: datasets of the transfer suite (``tasks/transfer.py``) are tagged ``transfer`` (``tags``).
 DATASETS = Registry("dataset")
 
 #: Contract: a frozen dataclass built from recipe keywords with ``run(ctx) -> TaskOutput``
@@ -43,6 +44,12 @@ TASKS = Registry("task")
 
 #: Contract: an mmengine ``BaseModel`` implementing one pre-training method end to end.
 METHODS = Registry("method")
+
+#: Contract: a zero-argument function returning an ``evalsuite.zoo.entry.ZooEntry`` (a published
+#: checkpoint: URL and its source, published hash or none, layout, evalsuite arch, training
+#: resolution, published figures with their protocols), registered under the entry's name, which
+#: ``evalsuite eval zoo:NAME`` takes. Entries are data: no torch is imported to list them.
+ZOO = Registry("zoo checkpoint")
 
 # Modules whose import registers the built-in entries.
 _BUILTINS = (
@@ -89,3 +96,16 @@ def get(registry: Registry, name: str):
 def names(registry: Registry) -> list[str]:
     load_builtins()
     return sorted(registry.module_dict)
+
+
+def tags(*labels: str):
+    """Decorator (below ``register_module``) that tags an entry, e.g. a dataset of the transfer suite."""
+    def mark(obj):
+        obj.tags = labels
+        return obj
+    return mark
+
+
+def tagged(registry: Registry, label: str) -> list[str]:
+    """The names of the entries tagged ``label``, sorted."""
+    return [n for n in names(registry) if label in getattr(registry.get(n), "tags", ())]

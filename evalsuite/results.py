@@ -50,6 +50,36 @@ def protocol_id(task: str, settings: dict, dataset: str, extra: dict | None = No
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+def checkpoint_record(info, label: str) -> dict:
+    """The row's ``checkpoint``: a ``LoadedCheckpoint`` (``evalsuite.checkpoint``) under ``label``."""
+    meta = info.meta
+    return {
+        "label": label, "path": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch,
+        "method": meta.get("method"), "epochs": meta.get("epochs"), "dataset": meta.get("dataset"),
+        "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
+        "meta": meta,
+    }
+
+
+def make_row(*, checkpoint: dict, task: str, spec, seed: int, out, settings: dict, protocol: dict,
+             skipped: dict, pid: str, timings: dict, device: str) -> dict:
+    """One result row (schema ``SCHEMA_VERSION``): what was evaluated (``checkpoint``, ``task``,
+    ``dataset``, ``seed``), what it scored (a task's ``TaskOutput``: ``metric``, ``value``,
+    ``metrics``, ``chosen``, ``extra``), under which protocol (the task's ``settings``, the data
+    step's ``protocol`` keys, the ``split``, their hash ``protocol_id``), and how it ran."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "checkpoint": checkpoint,
+        "task": task, "dataset": spec.name, "seed": seed,
+        "metric": out.metric, "value": out.value, "metrics": out.metrics,
+        "settings": settings, "chosen": out.chosen, "extra": out.extra,
+        **protocol, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
+        "protocol_id": pid,
+        "timings": timings,
+        "versions": versions(), "device": device, "time": now(),
+    }
+
+
 def versions() -> dict:
     import sklearn
     import torch
@@ -74,18 +104,56 @@ def write_row(path: str | Path, row: dict) -> Path:
     return Path(path)
 
 
-def read_rows(results_dir: str | Path) -> list[dict]:
-    """Every result row under ``results_dir`` (recursively); files that are not rows are skipped."""
-    rows = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if path.name.startswith("."):
+#: At most this many left-out files are named one per line; the rest are counted.
+MAX_NAMED = 5
+
+
+def _why_not_a_row(path: Path) -> tuple[dict | None, str]:
+    """The row stored in ``path``, or None and why it is not one."""
+    try:
+        row = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, "not valid JSON: a half-written or damaged file"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if not isinstance(row, dict) or "schema_version" not in row:
+        return None, "JSON but not a result row (no schema_version)"
+    if row["schema_version"] != SCHEMA_VERSION:
+        return None, f"a row of schema version {row['schema_version']!r}; this evalsuite reads version {SCHEMA_VERSION}"
+    if "value" not in row:
+        return None, "a result row without a value"
+    return row, ""
+
+
+def read_rows(results_dir: str | Path, warn: bool = True) -> list[dict]:
+    """Every result row under ``results_dir`` (recursively). evalsuite's own state in hidden folders
+    (``.sweep/``, ``.work/``) and hidden files are not rows; any other ``.json`` that is not a row
+    (damaged, half-written, another program's) is left out with a warning naming it, unless not ``warn``."""
+    from evalsuite.errors import warn as say
+
+    root, rows, left_out = Path(results_dir), [], []
+    for path in sorted(root.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        try:
-            row = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        row, why = _why_not_a_row(path)
+        if row is None:
+            left_out.append(f"left out {str(path)!r} ({why})")
             continue
-        if isinstance(row, dict) and row.get("schema_version") == SCHEMA_VERSION and "value" in row:
-            row["_file"] = str(path)
-            rows.append(row)
+        row["_file"] = str(path)
+        rows.append(row)
+    if warn and left_out:
+        shown = f"; the {len(rows)} row(s) read are shown"
+        for line in left_out[:MAX_NAMED]:
+            say(line + shown)
+        if len(left_out) > MAX_NAMED:
+            say(f"and {len(left_out) - MAX_NAMED} more file(s) under {str(root)!r} that are not result rows were left out")
     return rows
 
+
+def protocol_fields(row: dict) -> dict:
+    """What a row's protocol id hashes, flat: the task's settings, the transform, the ViT feature
+    mode, the precision, a dataset's label protocol and any skipped images (``evalsuite.runner``)."""
+    fields = {k: row.get(k) for k in ("transform", "feature_mode", "precision", "label_protocol")}
+    fields["skipped_images"] = (row.get("split") or {}).get("skipped_images")
+    fields.update(row.get("settings") or {})
+    return {k: v for k, v in fields.items() if v is not None}

@@ -6,7 +6,6 @@ checkpoint -> backbone (loaded once) -> features per (dataset, split) (cached) -
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,30 +16,19 @@ from torch import nn
 
 from evalsuite.archs.vit import apply_feature_mode
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
-from evalsuite.datasets import build_dataset
+from evalsuite.cache import FeatureCache
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import (
-    DecodedCache,
-    FeatureCache,
-    FeatureKey,
-    FeatureSettings,
-    Transformed,
-    cache_root,
-    compute_precision,
-    extract,
-    extract_array,
-    loader_workers,
-    source_of,
-)
-from evalsuite.preprocess import Preprocess
-from evalsuite.tokens import ImageSource
+from evalsuite.features import feature_step
+from evalsuite.imaging import compute_precision
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
-from evalsuite.paths import check_outputs
+from evalsuite.paths import cache_root, check_outputs
 from evalsuite.registry import TASKS, get
 from evalsuite.resources import find_recipe
-from evalsuite.results import SCHEMA_VERSION, default_results_dir, now, protocol_id, row_path, versions, write_row
+from evalsuite.results import checkpoint_record, default_results_dir, make_row, protocol_id, row_path, write_row
 from evalsuite.schema import check_parses, check_suite
-from evalsuite.tasks.base import DataStep, EvalContext, Prepared, Session, settings_of
+from evalsuite.tasks.base import DataStep, Prepared, Session, settings_of
+from evalsuite.zoo import is_zoo
+from evalsuite.zoo.load import published_field, zoo_backbone
 
 DEFAULT_SUITE = "default"  # a shipped suite (evalsuite.resources): tasks/default.py
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout's root, in a checkout only
@@ -100,11 +88,7 @@ def load_suite(path: str | None, cfg_options: dict) -> Config:
 def build_task(name: str, cfg: Config):
     """Instantiate the task named ``name`` from the suite's ``name=dict(type=..., ...)`` entry."""
     entry = copy.deepcopy(dict(cfg.get(name, {"type": name})))
-    cls = get(TASKS, entry.pop("type", name))
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(entry) - valid)
-    if unknown:
-        raise EvalsuiteError(f"task {name!r} has no setting {unknown[0]!r}; valid settings are: {', '.join(sorted(valid))}")
+    cls = get(TASKS, entry.pop("type", name))  # its keys and values were checked with the suite (load_suite)
     entry = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
     try:
         return cls(**entry)
@@ -134,101 +118,6 @@ def default_label(info: LoadedCheckpoint) -> str:
 def file_id(info: LoadedCheckpoint) -> str:
     """The checkpoint file's sha256 prefix, part of each row's identity (random init has no file)."""
     return "" if info.format == "random" else info.sha256[:12]
-
-
-def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
-    meta = info.meta
-    return {
-        "label": label, "path": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch,
-        "method": meta.get("method"), "epochs": meta.get("epochs"), "dataset": meta.get("dataset"),
-        "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
-        "meta": meta,
-    }
-
-
-def _feature_fn(session: Session, spec):
-    """``split -> (features, targets)`` through the feature cache, the transform's id and the
-    preprocessing record of the row (``evalsuite.preprocess``)."""
-    model, info, cache = session.model, session.info, session.cache
-    preprocess = Preprocess.from_cfg(session.features)
-    transform, transform_id, resolution_source = preprocess.transform(spec.native_size, model, info.meta, session.quiet)
-    stats = preprocess.stats(info.meta)
-    decoded = DecodedCache(cache.root.parent)  # the same cache root
-    settings = FeatureSettings(**session.features)
-    batch_size = settings.batch_size
-    memo = {}
-
-    def key(split: str) -> FeatureKey:
-        dataset = spec.splits[split]
-        # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
-        mode = getattr(model, "feature_mode", None)
-        arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
-        return FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                          compute_precision(session.device), spec.label_protocol)
-
-    def features(split: str):
-        if split in memo:
-            return memo[split]
-        dataset = spec.splits[split]
-        key_ = key(split)
-        got = cache.get(key_)
-        fresh = got is None
-        if fresh:
-            workers = loader_workers(settings.num_workers, len(dataset))
-            images = Transformed(dataset, transform)
-            desc = f"features {spec.name}/{split}"
-            array = decoded.get_or_build(key_.images_key(), images, workers, batch_size, f"decoding {spec.name}/{split}",
-                                         session.quiet)
-            if array is not None:
-                got = extract_array(model, array[0], array[1], session.device, batch_size, desc, session.quiet, stats)
-            else:
-                got = extract(model, images, session.device, batch_size, workers, desc=desc, quiet=session.quiet,
-                              stats=stats)
-        check_finite_features(got[0], f"{spec.name}/{split}", info.meta.get("nonfinite_tensors"))
-        if fresh:  # never cache what cannot be used
-            cache.put(key_, *got)
-        memo[split] = got
-        return got
-
-    record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
-              "resize": preprocess.resize, "resolution_from": resolution_source}
-    images = ImageSource(transform, transform_id, stats, key, cache.root.parent, batch_size, settings.num_workers,
-                         session.quiet)  # what the token probes read (evalsuite.tokens)
-    return features, transform_id, record, images
-
-
-def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights: int | None) -> None:
-    """Features (N, D) with NaN or inf cannot be probed (the probe's eigendecomposition and every
-    score would be meaningless): one sentence with how many images and which, before anything
-    is cached or fitted."""
-    bad = (~torch.isfinite(features)).any(1)  # (N,)
-    if bool(bad.any()):
-        first = bad.nonzero()[0].item()
-        cause = (f"the checkpoint was loaded with {nonfinite_weights} non-finite tensor(s) (--allow-nonfinite)"
-                 if nonfinite_weights else "the backbone's forward overflowed or divided by zero; "
-                 "'evalsuite inspect CHECKPOINT' shows whether its weights are finite")
-        raise EvalsuiteError(f"features of {where} hold NaN or inf for {int(bad.sum())} of {len(bad)} images "
-                             f"(the first is image {first}): {cause}; nothing was cached or written")
-
-
-def feature_step(dataset_name: str, session: Session) -> Prepared:
-    """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
-    spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
-    feature_fn, transform_id, preprocess, images = _feature_fn(session, spec)
-
-    def context(seed: int) -> EvalContext:
-        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, images=images,
-                           backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
-
-    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
-    vit = {"feature_mode": mode} if mode else {}
-    # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
-    # id, so its new rows never share a cell with the old; the others' ids stay as they were
-    labels = {"label_protocol": spec.label_protocol} if spec.label_protocol else {}
-    # the id hashes the transform id (it names any non-ImageNet normalisation) and not the whole
-    # preprocessing record, so rows made before that record existed keep their ids
-    return Prepared(spec, {"transform": transform_id, "preprocess": preprocess, **vit, **labels}, context,
-                    id_protocol={"transform": transform_id, **vit, **labels})
 
 
 def data_step(tasks: dict) -> DataStep:
@@ -262,67 +151,93 @@ def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> 
     return local_device(device.type == "cuda")
 
 
+@dataclass
+class Plan:
+    """What one ``evaluate`` call will do, every setting already checked: the suite, its tasks and
+    their data step, the datasets, seeds and this process's device and rank."""
+
+    cfg: Config
+    tasks: dict
+    step: DataStep
+    datasets: list[str]
+    seeds: list[int]
+    device: torch.device
+    rank: int
+
+
+def make_plan(req: EvalRequest) -> Plan:
+    """Everything that can be wrong with the request, found before the checkpoint is read."""
+    cfg = load_suite(req.suite, req.cfg_options)  # every key and value of the suite, preprocessing included
+    tasks = {name: build_task(name, cfg) for name in req.tasks or list(cfg.get("tasks", ["knn", "linear"]))}
+    step = data_step(tasks)
+    device = _distributed_device(req, tasks, resolve_device(req.device))
+    seeds = _seeds(req, cfg)
+    check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
+    return Plan(cfg, tasks, step, req.datasets or list(cfg.get("datasets", ["digits"])), seeds, device, world()[0])
+
+
+def open_session(req: EvalRequest, plan: Plan, loaded: tuple[nn.Module, LoadedCheckpoint] | None) -> Session:
+    """The backbone (``loaded``, else read from ``req.checkpoint``) and what every dataset shares."""
+    if loaded is None and is_zoo(req.checkpoint):  # a published checkpoint by name: fetched, hash-checked
+        loaded = zoo_backbone(req, plan.seeds[0])
+    model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=plan.seeds[0],
+                                          key=req.key, allow_nonfinite=req.allow_nonfinite)
+    features = dict(plan.cfg.get("features", {}))
+    apply_feature_mode(model, features.get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
+    work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
+    return Session(model=model, info=info, device=plan.device, data_root=req.data_root, download=req.download,
+                   work_dir=str(work_dir), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
+                   features=features, skip_bad_images=req.skip_bad_images)
+
+
+def run_task(task_name: str, task, prepared: Prepared, seed: int, session: Session, label: str,
+             pid: str, protocol: dict, skipped: dict) -> dict:
+    """One (dataset, task, seed): run the task on a fresh context and make its row."""
+    ctx = prepared.context(seed)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    out = task.run(ctx)
+    timings = {**ctx.timings, "task_s": round(time.perf_counter() - start, 3)}
+    row = make_row(checkpoint=checkpoint_record(session.info, label), task=task_name, spec=prepared.spec, seed=seed,
+                   out=out, settings=settings_of(task), protocol=protocol, skipped=skipped, pid=pid,
+                   timings=timings, device=str(session.device))
+    row.update(published_field(row))  # zoo checkpoints: the published figure, protocol differences
+    return row
+
+
 def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None = None,
              rows: list[dict] | None = None) -> list[Path]:
     """Run every (dataset, task, seed) of the request; return the result files written.
 
     ``loaded``: a backbone already in memory (the Python API's ``evaluate(module)``) instead of
     ``req.checkpoint``. ``rows``: collects every row. ``req.results_dir=None`` writes no file."""
-    cfg = load_suite(req.suite, req.cfg_options)
-    task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
-    dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
-    tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
-    step = data_step(tasks)
-    Preprocess.from_cfg(dict(cfg.get("features", {})))  # a bad preprocessing setting, before any work
-    device = _distributed_device(req, tasks, resolve_device(req.device))
-    rank = world()[0]
-    seeds = _seeds(req, cfg)
-    check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
-    model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
-                                          allow_nonfinite=req.allow_nonfinite)
-    apply_feature_mode(model, cfg.get("features", {}).get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
-    label = req.name or default_label(info)
-    work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
-    session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
-                      work_dir=str(work_dir), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
-                      features=dict(cfg.get("features", {})), skip_bad_images=req.skip_bad_images)
+    plan = make_plan(req)
+    session = open_session(req, plan, loaded)
+    label = req.name or default_label(session.info)
     # bf16 on a GPU, fp32 on a CPU: part of every row's protocol, so the two never share a cell
-    precision = {"precision": compute_precision(device)}
+    precision = {"precision": compute_precision(plan.device)}
     written = []
-    for dataset_name in dataset_names:
-        prepared = step(dataset_name, session)
+    # every dataset's data step first: what they refuse (a size the backbone cannot take) before any decoding
+    for prepared in [plan.step(dataset_name, session) for dataset_name in plan.datasets]:
         spec = prepared.spec
-        for seed in seeds:
-            for task_name, task in tasks.items():
-                settings = settings_of(task)
-                skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
-                ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
-                pid = protocol_id(task_name, settings, spec.name, ids)
-                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info)) if req.results_dir else None
+        skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
+        named = {"skipped_files": spec.skipped_files} if getattr(spec, "skipped_files", None) else {}
+        ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
+        for seed in plan.seeds:
+            for task_name, task in plan.tasks.items():
+                pid = protocol_id(task_name, settings_of(task), spec.name, ids)
+                path = (row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(session.info))
+                        if req.results_dir else None)
                 if req.skip_existing and path and path.exists():
                     continue
-                ctx = prepared.context(seed)
-                torch.manual_seed(seed)
-                start = time.perf_counter()
-                out = task.run(ctx)
-                task_s = time.perf_counter() - start
-                row = {
-                    "schema_version": SCHEMA_VERSION,
-                    "checkpoint": checkpoint_record(info, label),
-                    "task": task_name, "dataset": spec.name, "seed": seed,
-                    "metric": out.metric, "value": out.value, "metrics": out.metrics,
-                    "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    **prepared.protocol, **precision, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
-                    "protocol_id": pid,
-                    "timings": {**ctx.timings, "task_s": round(task_s, 3)},
-                    "versions": versions(), "device": str(device), "time": now(),
-                }
-                if rank != 0:  # every process trained and scored; the first one writes the row
+                row = run_task(task_name, task, prepared, seed, session, label, pid,
+                               {**prepared.protocol, **precision}, {**skipped, **named})
+                if plan.rank != 0:  # every process trained and scored; the first one writes the row
                     continue
                 if rows is not None:
                     rows.append(row)
                 if path:
                     written.append(write_row(path, row))
                 if not req.quiet:
-                    print(f"{label} {spec.name} {task_name} seed={seed}: {out.metric} = {out.value:.4f}", flush=True)
+                    print(f"{label} {spec.name} {task_name} seed={seed}: {row['metric']} = {row['value']:.4f}", flush=True)
     return written

@@ -36,7 +36,8 @@ from torchvision.models import ResNet
 
 from evalsuite.atomic import atomic_path, reclaim_temp
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import FeatureKey, Transformed, compute_precision, loader_workers, normalize_batch
+from evalsuite.cache import FeatureKey
+from evalsuite.imaging import Transformed, compute_precision, loader_workers, normalize_batch
 from evalsuite.progress import progress
 
 #: Channels per attention head where the backbone has no heads of its own (a CNN's feature map);

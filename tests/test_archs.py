@@ -45,4 +45,6 @@ def test_custom_arch_checkpoint_evaluates(tmp_path):
     assert main(["eval", str(tmp_path / "x.pth"), "--arch", "tests.fixtures.custom_arch:extractor", "--tasks", "knn",
                  "--results", str(tmp_path / "r"), "--quiet"]) == 0
     (row,) = read_rows(tmp_path / "r")
-    assert row["checkpoint"]["arch"] == "tests.fixtures.custom_arch:extractor" and row["value"] > 0.1
+    # measured 0.400 (kNN top1@k=20, 2026-12-07, 2-core CPU); 0.1 below that, and 3x chance (0.1):
+    # a kNN voting with the wrong labels or neighbours lands near chance
+    assert row["checkpoint"]["arch"] == "tests.fixtures.custom_arch:extractor" and row["value"] > 0.3

@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import Dataset
 
 from evalsuite.atomic import atomic_path, write_text
-from evalsuite.features import DecodedCache
+from evalsuite.cache import DecodedCache
 
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):
@@ -58,7 +58,7 @@ def test_decoding_leaves_the_global_rng_alone(tmp_path):
 
 _KILLED_WHILE_DECODING = """
 import os, signal, sys, torch
-from evalsuite.features import DecodedCache
+from evalsuite.cache import DecodedCache
 
 class Dies(torch.utils.data.Dataset):
     def __len__(self): return 8

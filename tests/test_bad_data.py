@@ -123,3 +123,67 @@ def test_folder_of_mixed_modes_evaluates(tmp_path):
     assert _eval(root, tmp_path / "res") == 0
     (row,) = read_rows(tmp_path / "res")
     assert row["split"]["sizes"] == {"train": 14, "test": 14}
+
+
+def test_folders_are_read_in_torchvisions_order_and_what_is_left_out_is_counted(tmp_path):
+    """torchvision's ``ImageFolder`` is the oracle for which images, in which order, with which
+    label (nested folders, mixed-case extensions); evalsuite reads the same and additionally
+    leaves out hidden entries (``.DS_Store``, macOS ``._0.jpg`` resource forks, Jupyter's
+    ``.ipynb_checkpoints/``), counting them and files of no image type."""
+    from torchvision.datasets import ImageFolder
+
+    root = _folder(tmp_path / "data", n=3)
+    (root / "train" / "cat" / "sub" / "deeper").mkdir(parents=True)
+    for i, where in enumerate(["sub", "sub/deeper", "."]):
+        Image.new("RGB", (16, 16)).save(root / "train" / "cat" / where / f"x{i}.PNG")
+    oracle = [(str(p), t) for p, t in ImageFolder(str(root / "train")).samples]
+    assert _eval(root, tmp_path / "clean") == 0
+    (root / "train" / "cat" / "notes.txt").write_text("shot on a phone")
+    (root / "train" / "README.md").write_text("my data")
+    (root / "train" / ".DS_Store").write_bytes(b"\0")
+    (root / "train" / "dog" / "._0.jpg").write_bytes(b"\0\5\26\7")  # would fail to decode if read
+    (root / "train" / ".ipynb_checkpoints").mkdir()
+    (root / "test" / "dog" / ".hidden").mkdir()
+    spec = build_dataset(f"imagefolder:{root}")
+    assert spec.splits["train"].samples == oracle and spec.classes == ["cat", "dog"]
+    assert spec.skipped_files == {"train": {"hidden": 3, "not_image": 2}, "test": {"hidden": 1}}
+    assert _eval(root, tmp_path / "res") == 0
+    (row,) = read_rows(tmp_path / "res")
+    assert row["split"]["skipped_files"] == spec.skipped_files
+    (clean,) = read_rows(tmp_path / "clean")  # the same images: the same protocol, and no count claimed
+    assert row["protocol_id"] == clean["protocol_id"] and "skipped_files" not in clean["split"]
+
+
+def test_symlinked_class_folders_are_followed_once(tmp_path, capsys):
+    """A subset made by linking class folders (``ln -s /data/full/train/cat subset/train/cat``) is
+    read like the real folders; a link back up the tree, or a second name for a folder already
+    read, is refused: it would count images twice, under the wrong class."""
+    full = _folder(tmp_path / "full")
+    subset = tmp_path / "subset"
+    for split in ("train", "test"):
+        (subset / split).mkdir(parents=True)
+        for c in ("cat", "dog"):
+            (subset / split / c).symlink_to(full / split / c)
+    linked = build_dataset(f"imagefolder:{subset}")
+    assert [t for _, t in linked.splits["train"].samples] == [t for _, t in build_dataset(f"imagefolder:{full}").splits["train"].samples]
+    assert linked.sizes == {"train": 8, "test": 8}
+    (full / "train" / "cat" / "loop").symlink_to("..")
+    with pytest.raises(EvalsuiteError, match=r"/full/train/cat/loop' is a symlink to '.*/full/train', a folder that "
+                                             "contains it: reading it would loop"):
+        build_dataset(f"imagefolder:{full}")
+    (full / "train" / "cat" / "loop").unlink()
+    (full / "train" / "cat" / "dogs_too").symlink_to(full / "train" / "dog")
+    with pytest.raises(EvalsuiteError, match=r"is reached twice, as '.*/train/cat/dogs_too' and as '.*/train/dog'"):
+        build_dataset(f"imagefolder:{full}")
+
+
+def test_one_class_is_refused_for_classification_but_not_for_pretraining(tmp_path, capsys):
+    """With one class every prediction is right (top-1 = 1.0 whatever the backbone); a folder of
+    unlabelled images in one class is still a pre-training set."""
+    root = _folder(tmp_path / "data", classes=("cat",))
+    assert _eval(root, tmp_path / "res") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"evalsuite: error: dataset 'imagefolder:{root}' has only class 'cat'; a classification task needs "
+                   "at least two classes (with one, every prediction is right and top-1 is 1.0 whatever the backbone)")
+    assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*.json"))
+    assert build_dataset(f"imagefolder:{root}").classes == ["cat"]  # the dataset itself is fine (pretrain reads it)

@@ -23,10 +23,12 @@ from evalsuite.datasets.base import IGNORE
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import DATASETS, TASKS, get, names
 from evalsuite.results import protocol_id
-from evalsuite.runner import EvalRequest, data_step, evaluate, feature_step
+from evalsuite.features import feature_step
+from evalsuite.runner import EvalRequest, data_step, evaluate
 from test_detection import write_voc
 from tests.fixtures import datasets as fx
 from tests.fixtures import segmentation as fx_seg
+from tests.fixtures import imagenet as imagenet_fx
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -97,7 +99,11 @@ def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
     req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn", "linear"], datasets=[dataset],
                       results_dir=str(tmp_path / "rows"), device="cpu", quiet=True,
                       cfg_options=_smoke_options("knn"), cache_dir=str(tmp_path / "cache"))
-    first, second = (json.loads(Path(p).read_text())["timings"] for p in evaluate(req))
+    rows = [json.loads(Path(p).read_text()) for p in evaluate(req)]
+    # One colour per class: a random network's features separate them, and both tasks measured
+    # 1.0 (2026-12-07, 2-core CPU); a broken kNN or probe does not.
+    assert [(r["task"], r["value"]) for r in rows] == [("knn", 1.0), ("linear", 1.0)]
+    first, second = (r["timings"] for r in rows)
     assert first["features_train_s"] > 0
     assert second["features_train_s"] < first["features_train_s"]
 
@@ -105,14 +111,21 @@ def test_each_row_reports_only_its_own_task_timings(tmp_path, one_thread):
 @pytest.mark.parametrize("name", names(DATASETS))
 def test_every_dataset_without_its_files_says_where_they_belong(name, tmp_path):
     """Without its files and without --download, a dataset either builds from what it carries
-    (digits) or fails with one sentence naming the folder, writing nothing there."""
+    (digits: real images in every split, nothing written to the folder) or fails with
+    one sentence naming the folder, writing nothing there."""
     root = tmp_path / "data"
     root.mkdir()
     try:
-        build_dataset(name, root, download=False)
+        spec = build_dataset(name, root, download=False)
     except EvalsuiteError as exc:
         assert str(root.resolve()) in str(exc), str(exc)
         assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
+        return
+    assert not any(root.iterdir()), sorted(p.name for p in root.iterdir())
+    assert spec.sizes["train"] > 0 and spec.sizes["test"] > 0, f"{name} built from an empty folder with no images"
+    for split in spec.splits.values():
+        image, _ = split[0]
+        assert isinstance(image, Image.Image) and min(image.size) > 0
 
 
 @pytest.mark.parametrize("name", names(DATASETS))
@@ -124,6 +137,8 @@ def test_every_dataset_builds_a_spec_from_its_fixture(name, tmp_path, monkeypatc
     if name in fx.WRITERS:
         fx.bypass_md5(monkeypatch)
         fx.write(name, root)
+    elif name.startswith("imagenet"):  # imagenet and its subsets read one copy (tests/fixtures/imagenet.py)
+        imagenet_fx.write("prepared", root / "imagenet")
     try:
         spec = build_dataset(name, root, download=False)
     except EvalsuiteError as exc:

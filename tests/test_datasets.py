@@ -106,5 +106,5 @@ def test_same_dataset_name_under_another_root_is_not_served_from_the_cache(tmp_p
         assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "cifar10", "--data-root", str(tmp_path / root),
                      "--tasks", "knn", "--results", str(results), "--quiet", "--cfg-options", "knn.ks=[1,2]", "knn.headline_k=1"]) == 0
         assert len(read_rows(results)) == 1
-    cache = list((tmp_path / "cache" / "features").glob("*.pt"))
+    cache = list((tmp_path / "cache" / "shards").glob("*/key.json"))
     assert len(cache) == 4  # 2 roots x (train, test)

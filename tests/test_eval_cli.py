@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from evalsuite.archs import build_backbone
+from evalsuite.cache import FeatureCache, FeatureKey, entries
 from evalsuite.cli import main
 from evalsuite.results import read_rows
 
@@ -40,21 +41,23 @@ def test_random_eval_writes_one_row_per_task(tmp_path, capsys):
 
 
 def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch):
-    import evalsuite.runner as runner
+    import evalsuite.features as features
 
     calls = []
-    real = runner.extract_array
-    monkeypatch.setattr(runner, "extract_array", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = features.extract_into
+    monkeypatch.setattr(features, "extract_into", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0 and len(calls) == 2  # train + test
     assert main([*args[:5], "linear", *args[6:]]) == 0
     assert len(calls) == 2, "the linear probe re-extracted features that were cached"
-    assert len(list(isolated_cache.glob("features/*.pt"))) == 2
+    assert len(list(isolated_cache.glob("shards/*/key.json"))) == 2
 
 
 def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, isolated_cache, monkeypatch):
     from evalsuite.datasets import build_dataset
-    from evalsuite.features import Transformed, eval_transform, extract
+    from evalsuite.features import extract
+    from evalsuite.imaging import Transformed
+    from evalsuite.preprocess import eval_transform
 
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
     assert main(args) == 0
@@ -74,21 +77,35 @@ def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, 
     spec = build_dataset("digits")
     transform, _ = eval_transform(spec.native_size, True)
     streamed, _ = extract(model, Transformed(spec.splits["test"], transform), torch.device("cpu"), quiet=True)
-    cached = [f for f in isolated_cache.glob("features/*.pt")
-              if torch.load(f, weights_only=True)["key"]["checkpoint_sha256"] == "random-seed1"
-              and torch.load(f, weights_only=True)["key"]["split"] == "test"]
-    (path,) = cached
-    torch.testing.assert_close(torch.load(path, weights_only=True)["features"], streamed)
+    cached = [e.key for e in entries(isolated_cache)
+              if e.key.get("checkpoint_sha256") == "random-seed1" and e.key["split"] == "test"]
+    (key,) = cached
+    torch.testing.assert_close(FeatureCache(isolated_cache).get(FeatureKey(**key))[0], streamed)
     assert rows["other"]["seed"] == 1
 
 
-def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache):
+def test_corrupted_cache_entry_is_recomputed(tmp_path, isolated_cache, monkeypatch):
+    import numpy as np
+
+    import evalsuite.features as features
+
+    calls = []
+    real = features.extract_into
+    monkeypatch.setattr(features, "extract_into", lambda *a, **k: calls.append(1) or real(*a, **k))
     args = ["eval", "random", "--results", str(tmp_path / "r"), "--tasks", "knn", *FAST]
-    assert main(args) == 0
-    for f in isolated_cache.glob("features/*.pt"):
+    assert main(args) == 0 and len(calls) == 2  # train + test
+    shards = sorted(isolated_cache.glob("shards/*/*.features.npy"))
+    first = {f: np.load(f) for f in shards}
+    assert len(first) == 2
+    (before,) = _rows(tmp_path / "r")
+    for f in shards:
         f.write_bytes(f.read_bytes()[:50])
     assert main(args) == 0
-    assert len(_rows(tmp_path / "r")) == 1
+    assert len(calls) == 4, "a truncated cache entry was not extracted again"
+    for f in shards:  # rewritten whole, with the features the first run computed
+        np.testing.assert_array_equal(np.load(f), first[f])
+    (after,) = _rows(tmp_path / "r")  # the same protocol: the row is replaced
+    assert after["value"] == before["value"]
 
 
 def test_pretrain_checkpoint_is_labelled_by_recipe_and_epochs(tmp_path):
@@ -264,5 +281,37 @@ def test_nonfinite_features_are_one_sentence_and_nothing_is_cached(tmp_path, cap
     assert "1 non-finite tensor(s) (--allow-nonfinite)" in err and "\n" not in err
     assert not any(results.rglob("*.json"))
     cache = Path(os.environ["EVALSUITE_CACHE"])
-    assert not list((cache / "features").rglob("*.pt"))  # the decoded images are good: they stay
+    assert not list((cache / "shards").rglob("*.npy")) and not list((cache / "features").rglob("*.pt"))
+    assert list((cache / "decoded").rglob("*.npy"))  # the decoded images are good: they stay
     assert list((cache / "decoded").rglob("*.pt"))
+
+
+def test_a_refusal_in_a_later_split_leaves_no_features_and_says_what_stays(tmp_path, capsys, isolated_cache, monkeypatch):
+    """Features of digits/test refused after digits/train's were cached in the same run: train's
+    features go too (nothing of a refused backbone stays), the decoded images of both splits stay
+    and the sentence names them; a second run, decoding nothing, writes nothing and says so."""
+    import evalsuite.runner as runner
+
+    real = runner.check_finite_features
+
+    def nan_in_test(features, where, nonfinite):
+        if where.endswith("/test"):
+            features = features.clone()
+            features[0, 0] = float("nan")
+        real(features, where, nonfinite)
+
+    monkeypatch.setattr(runner, "check_finite_features", nan_in_test)
+    argv = ["eval", "random", "--arch", "resnet_tiny", "--tasks", "knn", "--results", str(tmp_path / "res"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalsuite: error: features of digits/test hold NaN or inf for 1 of ") and "\n" not in err
+    assert err.endswith("no row was written and no features were cached for digits; the decoded images of digits/train, "
+                        "digits/test made in this run stay in the decoded-image cache (they do not depend on the backbone, "
+                        "and the next evaluation of digits reuses them)")
+    assert not list((isolated_cache / "features").iterdir())  # train's, cached first, removed
+    decoded = sorted((isolated_cache / "decoded").iterdir())
+    assert len(decoded) == 4 and not any(p.name.startswith(".") for p in decoded)  # images + targets per split
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().endswith("; nothing was cached or written for digits")
+    assert sorted((isolated_cache / "decoded").iterdir()) == decoded and not list((isolated_cache / "features").iterdir())
+    assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*.json"))

@@ -6,7 +6,7 @@ import torch
 from evalsuite.archs import build_backbone
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import forward_batches
+from evalsuite.imaging import forward_batches
 from evalsuite.results import read_rows
 
 CPU = torch.device("cpu")
@@ -42,4 +42,6 @@ def test_plain_callable_evaluates_without_num_features(tmp_path):
     assert main(["eval", str(tmp_path / "x.pth"), "--arch", "tests.fixtures.plain_arch:pooled", "--tasks", "knn,linear",
                  "--results", str(tmp_path / "r"), "--quiet", "--resolution", "native", "--cfg-options", "linear.wd_num=3"]) == 0
     rows = read_rows(tmp_path / "r")
-    assert {r["task"] for r in rows} == {"knn", "linear"} and all(r["value"] > 0.1 for r in rows)
+    # measured kNN 0.528, linear 0.537 (2026-12-07, 2-core CPU); bounds 0.1 below, far above chance
+    # (0.1), so a broken kNN or probe fails
+    assert {r["task"] for r in rows} == {"knn", "linear"} and all(r["value"] > 0.43 for r in rows)

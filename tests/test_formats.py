@@ -22,6 +22,10 @@ from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import FORMATS, load_builtins, names
 from tests.test_layouts_vit import LAYOUTS as VIT_LAYOUTS
 from tests.fixtures.checkpoints import write_checkpoint
+from tests.fixtures.detectron2_keys import TABLE, detectron2_name, detectron2_state, model_key
+from evalsuite.checkpoint.hub_files import CONFIG, METADATA
+from tests.fixtures.checkpoints import FOLDER
+from tests.fixtures.downloads import VIT_ONLY_FORMATS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def _prefixed(sd, prefix):
     return {prefix + k: v for k, v in sd.items()}
 
 
-VIT_LAYOUT_FORMATS = {entry[2] for entry in VIT_LAYOUTS.values()}
+VIT_LAYOUT_FORMATS = {entry[2] for entry in VIT_LAYOUTS.values()} | set(VIT_ONLY_FORMATS)
 LIGHTLY_INDEX = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
 
 
@@ -52,7 +56,8 @@ def layouts(sd):
     """Each format's real on-disk layout, built from the torchvision state dict ``sd``."""
     bb = _backbone(sd)
     proj = {"fc.0.weight": torch.randn(2048, 512), "fc.1.weight": torch.ones(2048)}
-    d2 = {k: v.numpy() for k, v in to_detectron2(sd).items()}
+    d2_trunk = detectron2_state(bb)  # the test's own map of detectron2's names, not evalsuite's
+    d2 = {k: v.numpy() for k, v in d2_trunk.items()}
     lightly = {f"backbone.{LIGHTLY_INDEX[k.split('.')[0]]}.{k.split('.', 1)[1]}": v for k, v in bb.items()}
     return {
         # evalsuite_native.save_backbone's payload
@@ -85,10 +90,15 @@ def layouts(sd):
                   "teacher": {**_prefixed(bb, "module.backbone."), "module.head.mlp.0.weight": torch.randn(64, 512)},
                   "optimizer": {"state": {}}, "epoch": 800, "dino_loss": {"center": torch.zeros(1, 64)}}, ".pth"),
         "detectron2": ({"model": d2, "__author__": "MOCO", "matching_heuristics": True}, ".pkl"),
-        "detectron2_fpn": ({"model": {**_prefixed(to_detectron2(sd), "backbone.bottom_up."),
+        "detectron2_fpn": ({"model": {**{model_key(k, "FPN"): v for k, v in d2_trunk.items()},
                                       "proposal_generator.rpn_head.conv.weight": torch.randn(4, 4)}, "iteration": 10}, ".pth"),
-        "detectron2_c4": ({"model": {**{f"backbone.{k}": v for k, v in to_detectron2(sd).items() if not k.startswith("res5.")},
-                                     **{f"roi_heads.{k}": v for k, v in to_detectron2(sd).items() if k.startswith("res5.")},
+        # huggingface/pytorch-image-models timm/models/_hub.py save_for_hf of timm's resnet18 (torchvision's
+        # names, its fc kept): config.json names the architecture, which is then built as timm:resnet18
+        "timm_hub": ({"config.json": {"architecture": "resnet18", "num_classes": 1000, "num_features": 512,
+                                      "global_pool": "avg", "pretrained_cfg": {"input_size": [3, 224, 224],
+                                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}},
+                      "model.safetensors": sd}, FOLDER),
+        "detectron2_c4": ({"model": {**{model_key(k, "C4"): v for k, v in d2_trunk.items()},
                                      "roi_heads.box_predictor.cls_score.weight": torch.randn(21, 2048)}}, ".pth"),
     }
 
@@ -97,7 +107,13 @@ def layouts(sd):
 
 def _format(name):
     """Plain and DDP state dicts need no adapter: the structural search alone finds them."""
-    return "structural" if name in ("torchvision", "ddp") else name.split("_")[0]
+    if name in ("torchvision", "ddp"):
+        return "structural"
+    return name if name in names(FORMATS) else name.split("_")[0]
+
+
+#: A layout whose file names its own arch gets it (timm builds its resnet18 by name).
+ARCH = {"timm_hub": "timm:resnet18"}
 
 
 @pytest.mark.parametrize("fmt", [*names(FORMATS), "structural"])
@@ -110,7 +126,7 @@ def test_every_format_round_trips(tmp_path, tv_sd, fmt):
         path = write_checkpoint(tmp_path, name, obj, suffix)
         model, info = load_backbone(path)
         assert info.format == fmt, name
-        assert info.arch == "resnet18"
+        assert info.arch == ARCH.get(name, "resnet18")
         assert info.report.ok and info.report.matched >= 100
         got = model.state_dict()
         for key, value in _backbone(tv_sd).items():
@@ -124,6 +140,8 @@ def test_detection_is_unambiguous(tv_sd):
     for name, (obj, suffix) in layouts(tv_sd).items():
         if suffix == ".pkl":
             obj = {"model": {k: v for k, v in obj["model"].items()}, **{k: v for k, v in obj.items() if k != "model"}}
+        if suffix == FOLDER:  # what evalsuite.checkpoint.hub_files reads a folder as
+            obj = {**obj["model.safetensors"], CONFIG: obj["config.json"], METADATA: {"format": "pt"}}
         hits = [name for name, adapter in FORMATS.module_dict.items() if adapter(obj) is not None]
         want = {"lightly": ["lightly", "lightning"], "torchvision": [], "ddp": []}.get(name, [_format(name)])
         assert sorted(hits) == sorted(want), (name, hits)
@@ -146,10 +164,24 @@ def test_cifar_stem_is_inferred(tmp_path):
 
 
 def test_detectron2_maps_are_inverse(tv_sd):
+    """Both converters against the test's own key map (tests/fixtures/detectron2_keys.py), value by
+    value: a bn1/bn2 swap made in both directions no longer cancels out (every BN of ``tv_sd`` has
+    its own running statistics)."""
     bb = {k: v for k, v in _backbone(tv_sd).items() if not k.endswith("num_batches_tracked")}
     d2 = to_detectron2(bb)
-    assert "stem.conv1.norm.running_var" in d2 and "res5.1.conv2.norm.weight" in d2 and "res3.0.shortcut.weight" in d2
-    assert from_detectron2(d2).keys() == bb.keys()
+    assert d2.keys() == {detectron2_name(k) for k in bb}
+    for key, value in bb.items():
+        assert torch.equal(d2[detectron2_name(key)], value), key
+    back = from_detectron2(detectron2_state(bb))
+    assert back.keys() == bb.keys()
+    for key, value in bb.items():
+        assert torch.equal(back[key], value), key
+    rows = [row for row in TABLE if row[0] in bb]  # ResNet-18 has no bn3 and no layer1 shortcut
+    assert len(rows) == len(TABLE) - 4
+    for tv_key, c4_key, fpn_key in rows:
+        trunk_key = fpn_key.removeprefix("backbone.bottom_up.")
+        assert torch.equal(d2[trunk_key], bb[tv_key]) and torch.equal(from_detectron2({trunk_key: bb[tv_key]})[tv_key], bb[tv_key])
+        assert (model_key(trunk_key, "C4"), model_key(trunk_key, "FPN")) == (c4_key, fpn_key)
 
 
 def test_missing_key_fails_loudly(tmp_path, tv_sd):

@@ -100,3 +100,74 @@ def test_an_ignored_pair_casts_no_vote():
     targets = torch.tensor([[1.0, IGNORE, 0.0], [0.0, 1.0, IGNORE]])
     s = knn_scores(bank, targets, torch.tensor([[1.0, 0.0]]), (2,), 1.0, 3)[2]
     torch.testing.assert_close(s, torch.tensor([[math.e, 1.0, 0.0]]))
+
+
+def _reference(bank, labels, queries, ks, temperature, num_classes):
+    """Brute force: every similarity at once, neighbours ordered by similarity then bank index."""
+    import torch.nn.functional as F
+
+    sims = F.normalize(queries, dim=1) @ F.normalize(bank, dim=1).T  # (M, N)
+    order = sims.argsort(dim=1, descending=True, stable=True)
+    out = {}
+    for k in ks:
+        idx = order[:, :k]
+        weights = (sims.gather(1, idx) / temperature).exp()
+        out[k] = F.one_hot(labels[idx], num_classes).float().mul(weights.unsqueeze(-1)).sum(1)
+    return out
+
+
+def _blocked(bank, labels, queries, ks, temperature, num_classes, rows, chunk=5):
+    """knn_scores' search with ``rows`` bank rows per block (block_mb cannot go below 1 MiB)."""
+    from unittest import mock
+
+    import evalsuite.neighbours as knn
+
+    with mock.patch.object(knn, "block_rows", lambda *a: rows):
+        return knn.knn_scores(bank, labels, queries, ks, temperature, num_classes, chunk_size=chunk)
+
+
+def test_blocked_search_equals_brute_force_for_every_block_size():
+    g = torch.Generator().manual_seed(1)
+    bank, queries = torch.randn(300, 16, generator=g), torch.randn(23, 16, generator=g)
+    labels = torch.randint(0, 7, (300,), generator=g)
+    ks = (1, 10, 20, 100, 200)
+    want = _reference(bank, labels, queries, ks, 0.07, 7)
+    for rows in (1, 7, 64, 199, 300, 10_000):
+        got = _blocked(bank, labels, queries, ks, 0.07, 7, rows)
+        for k in ks:
+            torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=0)
+            assert torch.equal(got[k].argmax(1), want[k].argmax(1)), (rows, k)
+
+
+def test_ties_go_to_the_lower_bank_index_whatever_the_block_size():
+    # Collapsed features: every bank row is the same vector, so every similarity ties; k=3 must take
+    # rows 0, 1, 2 (labels 2, 2, 0) and so vote class 2, whichever block each row falls in.
+    bank = torch.ones(40, 4)
+    labels = torch.tensor([2, 2, 0] + [1] * 37)
+    queries = torch.tensor([[1.0, 0.5, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    want = _reference(bank, labels, queries, (3, 5), 0.07, 3)
+    assert want[3].argmax(1).tolist() == [2, 2] and want[5].argmax(1).tolist() == [1, 1]
+    for rows in (1, 2, 3, 5, 16, 40):
+        got = _blocked(bank, labels, queries, (3, 5), 0.07, 3, rows)
+        for k in (3, 5):
+            torch.testing.assert_close(got[k], want[k])
+    # Duplicates among distinct features: a tie straddling topk's cut inside one block.
+    g = torch.Generator().manual_seed(2)
+    base = torch.randn(30, 8, generator=g)
+    bank = torch.cat([base, base, base])  # rows i, i+30, i+60 are the same image
+    labels = torch.randint(0, 4, (90,), generator=g)
+    queries = torch.randn(9, 8, generator=g)
+    want = _reference(bank, labels, queries, (2, 4, 10), 0.07, 4)
+    for rows in (4, 31, 90):
+        got = _blocked(bank, labels, queries, (2, 4, 10), 0.07, 4, rows)
+        for k in (2, 4, 10):
+            torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=0)
+
+
+def test_block_rows_keep_a_step_within_its_budget_whatever_the_bank():
+    from evalsuite.tasks.knn import block_budget, block_rows
+
+    budget = block_budget(torch.device("cpu"), 64)
+    rows = block_rows(budget, 1024, 384)
+    assert budget == 64 << 20 and rows * 4 * (1024 + 384) <= budget < (rows + 1) * 4 * (1024 + 384)
+    assert block_budget(torch.device("cpu"), 0) == 256 << 20

@@ -23,10 +23,10 @@ from torchvision.models import resnet18 as tv_resnet18
 from torchvision.models import resnet50 as tv_resnet50
 
 from evalsuite.checkpoint import inspect_checkpoint, load_backbone
-from evalsuite.checkpoint.formats.detectron2 import to_detectron2
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
 from tests.fixtures.checkpoints import write_checkpoint
+from tests.fixtures.detectron2_keys import detectron2_state, model_key, moco_detectron2_pkl, randomise_batchnorm
 
 
 
@@ -307,8 +307,8 @@ def mmpretrain_mmengine():
 
 def timm_train_ema():
     # huggingface/pytorch-image-models timm/utils/checkpoint_saver.py: {'epoch', 'arch': args.model,
-    # 'state_dict', 'optimizer', 'version': 2, 'args', 'state_dict_ema', 'metric'}; train.py
-    # validates the EMA when it keeps one, so the EMA is what timm reports.
+    # 'state_dict', 'optimizer', 'version': 2, 'args', 'state_dict_ema', 'metric'}; timm's validate.py
+    # and clean_checkpoint.py load state_dict unless --use-ema, so state_dict is the default here too.
     import timm
 
     model = _stats(timm.create_model("resnet18", pretrained=False), 16)
@@ -316,32 +316,30 @@ def timm_train_ema():
     args = argparse.Namespace(model="resnet18", lr=0.5, epochs=100, model_ema=True, model_ema_decay=0.9998)
     obj = {"epoch": 99, "arch": "resnet18", "state_dict": model.state_dict(), "optimizer": _sgd_state(model),
            "version": 2, "args": args, "state_dict_ema": ema.state_dict(), "metric": 71.2}
-    return obj, ".pth.tar", _backbone(ema), "resnet18", {}
+    return obj, ".pth.tar", _backbone(model), "resnet18", {}
 
 
 def detectron2_pkl_from_moco():
-    # facebookresearch/moco detection/convert-pretrain-to-detectron2.py: query-encoder weights
-    # renamed to detectron2's ResNet, numpy arrays, {'model', '__author__': 'MOCO',
-    # 'matching_heuristics': True}, pickled.
-    resnet = _stats(resnet18(), 18)
-    model = {k: v.numpy() for k, v in to_detectron2(resnet.state_dict()).items()}
-    obj = {"model": model, "__author__": "MOCO", "matching_heuristics": True}
-    expected = {k: v for k, v in _backbone(resnet).items() if not k.endswith("num_batches_tracked")}
-    return obj, ".pkl", expected, "resnet18", {}
+    # facebookresearch/moco detection/convert-pretrain-to-detectron2.py run on a MoCo v2 checkpoint
+    # (main_moco.py's, as moco_v2 above): the query encoder renamed by that script's own rules,
+    # its fc as stem.fc.*, num_batches_tracked as 0-d numpy arrays, pickled.
+    obj, _, expected, arch, _ = _moco(mlp=True)
+    return moco_detectron2_pkl(obj["state_dict"]), ".pkl", expected, arch, {}
 
 
 def detectron2_trained_fpn():
     # facebookresearch/detectron2 checkpoint/detection_checkpoint.py (fvcore Checkpointer.save):
     # {'model': model.state_dict(), 'optimizer', 'scheduler', 'iteration'}; an FPN model keeps the
-    # ResNet under backbone.bottom_up. (FrozenBN: no num_batches_tracked).
-    resnet = _stats(resnet50(), 19)
-    sd = {f"backbone.bottom_up.{k}": v for k, v in to_detectron2(resnet.state_dict()).items()}
+    # ResNet under backbone.bottom_up. (FrozenBN: no num_batches_tracked). Named by the test's own
+    # map of detectron2's modules (tests/fixtures/detectron2_keys.py), not by evalsuite's.
+    resnet = randomise_batchnorm(resnet50(), 19)
+    expected = {k: v for k, v in _backbone(resnet).items() if not k.endswith("num_batches_tracked")}
+    sd = {model_key(k, "FPN"): v for k, v in detectron2_state(expected).items()}
     sd.update({"backbone.fpn_lateral2.weight": torch.randn(256, 256, 1, 1),
                "proposal_generator.rpn_head.conv.weight": torch.randn(256, 256, 3, 3),
                "roi_heads.box_predictor.cls_score.weight": torch.randn(21, 1024)})
     obj = {"model": sd, "optimizer": {"state": {}, "param_groups": []}, "scheduler": {"last_epoch": 18000},
            "iteration": 17999}
-    expected = {k: v for k, v in _backbone(resnet).items() if not k.endswith("num_batches_tracked")}
     return obj, ".pth", expected, "resnet50", {}
 
 

@@ -114,3 +114,27 @@ def test_voc_rows_before_and_after_difficult_pairs_were_ignored_stay_apart(tmp_p
     means, _ = build(list(read_rows(tmp_path)))
     assert {c for c in means.columns if c != "mean rank"} == {
         f"voc2007/linear map11 [label_protocol={LABEL_PROTOCOL}]", "voc2007/linear map11 [label_protocol=-]"}
+
+
+def test_files_that_are_not_rows_are_named_and_the_rest_is_shown(board, capsys):
+    """A half-written row, another program's JSON and a row of another schema version are left
+    out with one warning line each naming the file; evalsuite's own state in hidden folders
+    (a sweep's manifest) is not a row and is passed over without a word."""
+    half = board / "c__knn__cifar10__seed0.json"
+    half.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "checkpoint": {"label": "c"}})[:40])
+    (board / "notes.json").write_text(json.dumps({"comment": "my notes"}))
+    (board / "future.json").write_text(json.dumps({"schema_version": 99, "value": 0.5}))
+    (board / ".sweep").mkdir()
+    (board / ".sweep" / "manifest.json").write_text(json.dumps({"jobs": []}))
+    assert main(["leaderboard", "--results", str(board)]) == 0
+    out = capsys.readouterr()
+    warnings = out.err.strip().splitlines()
+    assert warnings == [
+        f"evalsuite: warning: left out {str(half)!r} (not valid JSON: a half-written or damaged file); "
+        "the 7 row(s) read are shown",
+        f"evalsuite: warning: left out {str(board / 'future.json')!r} (a row of schema version 99; this evalsuite "
+        f"reads version {SCHEMA_VERSION}); the 7 row(s) read are shown",
+        f"evalsuite: warning: left out {str(board / 'notes.json')!r} (JSON but not a result row (no schema_version)); "
+        "the 7 row(s) read are shown"]
+    assert "cifar10/knn" in out.out and "| a " in out.out  # the readable rows are still the table
+    assert read_rows(board, warn=False) and capsys.readouterr().err == ""

@@ -61,6 +61,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
     assert "evalsuite/_data/tasks/default.py" in names and "evalsuite/_data/published/reference.csv" in names
+    assert "evalsuite/datasets/imagenet_lists/simclr_10percent.txt.xz" in names  # package data of its own
     assert not any("__pycache__" in n for n in names)
     elsewhere = tmp / "elsewhere"
     elsewhere.mkdir()

@@ -10,6 +10,7 @@ import torch
 from evalsuite.pretrain.augment import ViewSpec, augment_view
 from evalsuite.pretrain.byol import ema_momentum
 from evalsuite.pretrain.losses import byol_regression, collapse_std, info_nce, negative_cosine, nt_xent
+from evalsuite.pretrain.simsiam import SimSiam
 
 
 def test_negative_cosine_hand_values():
@@ -21,10 +22,19 @@ def test_negative_cosine_hand_values():
 
 
 def test_simsiam_symmetric_loss_hand_value():
-    p1, z2 = torch.tensor([[1.0, 1.0]]), torch.tensor([[1.0, 0.0]])  # cos = 1/sqrt(2)
-    p2, z1 = torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, -1.0]])  # cos = -1
-    loss = negative_cosine(p1, z2) / 2 + negative_cosine(p2, z1) / 2
-    assert loss.item() == pytest.approx((-1 / math.sqrt(2) + 1) / 2)
+    """``SimSiam.loss`` itself on vectors whose cosines are known: backbone and projector are the
+    identity and the predictor a fixed 2x2 map, so z = x and p = W x (Chen & He 2021, Eq. 2)."""
+    model = SimSiam(arch="resnet_tiny", dim=2, proj_layers=1, pred_hidden=2)
+    model.backbone, model.projector = torch.nn.Identity(), torch.nn.Identity()
+    model.predictor = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        model.predictor.weight.copy_(torch.tensor([[0.0, -1.0], [1.0, -1.0]]))
+    # row 0: z1 = (0, -1), z2 = (1, 0) -> p1 = (1, 1), cos(p1, z2) = 1/sqrt(2); p2 = (0, 1), cos(p2, z1) = -1.
+    # row 1: the same directions scaled by 3 (the cosine ignores length).
+    x1, x2 = torch.tensor([[0.0, -1.0], [0.0, -3.0]]), torch.tensor([[1.0, 0.0], [3.0, 0.0]])
+    out = model.loss([x1, x2])
+    assert out["loss"].item() == pytest.approx((-1 / math.sqrt(2) + 1) / 2)
+    assert out["std"].item() == pytest.approx(0.0, abs=1e-7)  # both rows of z1 point the same way
 
 
 def test_nt_xent_hand_value():

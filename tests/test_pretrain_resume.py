@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
@@ -71,7 +72,7 @@ def test_planted_resume_file_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "payload-ran"
     torch.save({"meta": {"epoch": 1}, "state_dict": _Payload(str(marker))}, work / "epoch_1.pth")
     (work / POINTER).write_text(str(work / "epoch_1.pth"))
-    with pytest.raises(EvalsuiteError, match="holds more than this trainer's resume state.*--trust-checkpoint"):
+    with pytest.raises(EvalsuiteError, match="holds more than this trainer.s resume state.*evalsuite pretrain"):
         train(_runner(work, resume=True))
     assert not marker.exists()
 
@@ -101,3 +102,31 @@ def test_rolling_checkpoint_waits_its_interval():
             raise AssertionError("saved before its interval")
 
     RollingCheckpointHook(every_s=3600).after_train_epoch(_NoSave())
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, capsys):
+    """--resume in a work dir without a checkpoint trains from epoch 1 (a job script that always
+    passes --resume must start the first time) and says, on the terminal, that nothing was resumed."""
+    runner = _runner(tmp_path / "fresh", resume=True)
+    err = capsys.readouterr().err
+    assert (f"evalsuite: warning: --resume: work dir {str(tmp_path / 'fresh')!r} holds no checkpoint (last_checkpoint "
+            "or latest.pth); nothing was resumed, training starts at epoch 1\n") in err
+    assert runner._resume is False and runner._load_from is None
+
+
+def test_refused_resume_leaves_nothing_behind_and_names_the_type(tmp_path, capsys):
+    """A resume file holding what this trainer never writes (a numpy object array) is refused before
+    the Runner exists: no WORK_DIR/<timestamp>/ log folder, no copy of the recipe, and the reason
+    names the type (not torch's boilerplate first line, nor an empty '()')."""
+    from evalsuite.cli import main
+
+    work = tmp_path / "run"
+    work.mkdir()
+    torch.save({"meta": {"epoch": 1}, "message_hub": np.array([1, "a"], dtype=object)}, work / LATEST)
+    assert main(["pretrain", "simsiam_digits_tiny", "--work-dir", str(work), "--resume", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"evalsuite: error: checkpoint {str(work / LATEST)!r} holds more than this trainer's resume state "
+                   "(the type numpy.dtypes.ObjectDType, which its resume files never hold); it was not written by "
+                   "evalsuite pretrain, or was altered: remove it from the work dir to resume from the checkpoint "
+                   "before, or give a new --work-dir\n")
+    assert sorted(p.name for p in work.iterdir()) == [LATEST]

@@ -38,7 +38,9 @@ class _PoisonLR(Hook):
 
 def test_checkpoint_is_read_by_eval_without_flags(tmp_path):
     out = run_pretrain("simsiam_digits_tiny", str(tmp_path / "run"), cfg_options=FAST, device="cpu")
-    assert [r["epoch"] for r in out["history"]] == [1, 2] and 0 <= out["history"][-1]["knn"] <= 1
+    # the monitor's kNN measured 0.291 (2026-12-07, 2-core CPU); 0.1 below that is still twice
+    # chance (0.1), which a broken monitor kNN (wrong labels, wrong split) would not reach
+    assert [r["epoch"] for r in out["history"]] == [1, 2] and 0.19 < out["history"][-1]["knn"] <= 1
     assert all(0 < r["std"] < 1 for r in out["history"])
     model, info = load_backbone(out["checkpoint"])
     assert info.format == "evalsuite" and info.arch == "resnet_tiny"

@@ -61,3 +61,21 @@ def test_leaderboard_published_block_follows_measured_table(tmp_path, monkeypatc
     line = next(l for l in block.splitlines() if l.startswith("| DeepCluster-v2 (resnet50, 800 ep) |"))
     cells = dict(zip(header, line.split(" | ")))
     assert (cells["cifar10/knn top1@1"], cells["cifar10/finetune top1"], cells["cifar10/linear top1"]) == ("", "97.06", "94.02")
+
+
+def test_imagenet_figures_sit_in_the_columns_an_imagenet_run_fills():
+    """Every published ImageNet-1k figure is under the registered dataset name ``imagenet`` and the
+    metric names kNN (headline k=20) and linear rows carry, so a measured row lines up beside it."""
+    from evalsuite.registry import DATASETS, names
+
+    table = load_published()
+    assert "imagenet-1k" not in set(table["dataset"]) and "imagenet" in names(DATASETS)
+    imagenet = table[table["dataset"] == "imagenet"]
+    grid = published_grid(imagenet, ["imagenet/knn top1@20", "imagenet/linear top1"])
+    dino, dinov2 = grid.loc["DINO (vit_small_patch16)"], grid.loc["DINOv2 (vit_small_patch14_ls_518)"]
+    assert (dino["imagenet/knn top1@20"], dino["imagenet/linear top1"]) == ("74.5", "77")
+    assert (dinov2["imagenet/knn top1@20"], dinov2["imagenet/linear top1"]) == ("79", "81.1")
+    assert {"MoCo v2", "MoCo v3", "SimSiam", "BYOL", "MAE"} <= set(imagenet["method"])
+    supervised = imagenet[imagenet["task"] == "supervised"].set_index("arch")["value"]
+    assert supervised["resnet18"] == 69.758 and 76.13 in supervised.loc[["resnet50"]].tolist()  # torchvision's own
+    assert imagenet["source_url"].str.startswith("https://").all() and (imagenet["verified"].str.len() > 40).all()

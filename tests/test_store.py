@@ -16,7 +16,8 @@ import torch
 
 from evalsuite.atomic import write_text
 from evalsuite.cli import main
-from evalsuite.features import FeatureKey, compute_precision
+from evalsuite.cache import FeatureKey
+from evalsuite.imaging import compute_precision
 from evalsuite.results import default_results_dir, protocol_id, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ def test_eval_without_results_writes_to_the_store_and_caches_under_one_root(tmp_
     assert main(["eval", "random", "--datasets", "digits", "--cache-dir", str(cache), *TINY]) == 0
     (row,) = read_rows(os.environ["EVALSUITE_RESULTS"])
     assert _mode(Path(row["_file"])) == 0o664
-    assert sorted(p.name for p in cache.iterdir()) == ["decoded", "features"]
+    assert sorted(p.name for p in cache.iterdir()) == ["decoded", "shards"]
     assert all(_mode(p) == 0o664 for p in cache.rglob("*") if p.is_file())
     assert not isolated_cache.exists(), "--cache-dir must hold every cache"
     # The row states its precision and its protocol id depends on it: CPU fp32 rows never

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from mmengine.config import Config
 import torch
 
 from evalsuite.cli import main
@@ -16,11 +17,11 @@ from evalsuite.datasets import build_dataset
 from evalsuite.datasets.base import IGNORE
 from evalsuite.datasets.voc import LABEL_PROTOCOL, VOC_CLASSES, voc_targets
 from evalsuite.errors import EvalsuiteError
+from evalsuite.registry import DATASETS, tagged
 from evalsuite.results import read_rows
 from tests.fixtures import datasets as fx
 
-TRANSFER = ["cifar10", "cifar100", "stl10", "flowers102", "pets", "dtd", "food101",
-            "aircraft", "cars", "caltech101", "sun397", "voc2007"]
+TRANSFER = list(Config.fromfile("tasks/transfer.py").datasets)  # the suite's (Ericsson et al. 2021) order
 FAST = ["--cfg-options", "linear.wd_num=3", "knn.ks=[1,5]", "knn.headline_k=5"]
 
 
@@ -43,10 +44,8 @@ def _check_labels(read, fixture, multilabel: bool) -> None:
     assert len({next(iter(v)) for v in mapping.values()}) == len(mapping), mapping
 
 
-def test_fixtures_cover_the_transfer_suite():
-    from mmengine.config import Config
-
-    assert list(Config.fromfile("tasks/transfer.py").datasets) == TRANSFER == list(fx.WRITERS)
+def test_the_transfer_suite_is_the_registrys_transfer_tag_and_each_has_a_fixture():
+    assert sorted(TRANSFER) == tagged(DATASETS, "transfer") and set(TRANSFER) <= set(fx.WRITERS)
 
 
 @pytest.mark.parametrize("name", TRANSFER)
@@ -129,7 +128,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     every split is decoded once into the decode cache and its features into the feature cache,
     the linear probe sweeps a 9-value grid on the right validation split, and a second run with
     another grid is served from the feature cache alone."""
-    import evalsuite.runner as runner
+    import evalsuite.features as features
 
     fx.bypass_md5(monkeypatch)
     data, cache = tmp_path / "data", tmp_path / "cache"
@@ -138,7 +137,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     cfg = ["--cfg-options", "knn.ks=[1,5]", "knn.headline_k=5"]
     assert main([*base, "--results", str(tmp_path / "a"), *cfg, "linear.wd_num=9"]) == 0
     splits = sum(len(f.spec_sizes) for f in fixtures.values())
-    assert len(list((cache / "features").glob("*.pt"))) == splits
+    assert len(list((cache / "shards").glob("*/key.json"))) == splits
     assert len(list((cache / "decoded").glob("*.npy"))) == splits
     rows = {(r["dataset"], r["task"]): r for r in read_rows(tmp_path / "a")}
     assert len(rows) == 2 * len(TRANSFER)
@@ -153,8 +152,7 @@ def test_transfer_suite_at_size_through_the_caches(tmp_path, monkeypatch, one_th
     def no_extraction(*args, **kwargs):
         raise AssertionError("features were extracted again instead of read from the cache")
 
-    monkeypatch.setattr(runner, "extract", no_extraction)
-    monkeypatch.setattr(runner, "extract_array", no_extraction)
+    monkeypatch.setattr(features, "extract_into", no_extraction)
     assert main([*base, "--results", str(tmp_path / "b"), "--tasks", "linear", *cfg, "linear.wd_num=5"]) == 0
     assert {len(r["extra"]["val_curve"]) for r in read_rows(tmp_path / "b")} == {5}
 

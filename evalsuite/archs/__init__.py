@@ -3,6 +3,6 @@
 from evalsuite.archs.build import build_backbone, strip_classifier
 from evalsuite.registry import import_folder
 
-import_folder(__name__, __path__, skip=frozenset({"build"}))  # each arch family's file registers itself
+import_folder(__name__, __path__, skip=frozenset({"build", "stem"}))  # each arch family's file registers itself
 
 __all__ = ["build_backbone", "strip_classifier"]

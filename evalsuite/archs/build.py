@@ -7,7 +7,8 @@ import inspect
 
 from torch import nn
 
-from evalsuite.archs.vit import build_vit
+from evalsuite.archs.stem import keeps_small_input
+from evalsuite.archs.vit import TIMM_PREFIX, build_vit
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import ARCHS, get
 
@@ -22,10 +23,12 @@ def build_backbone(name: str, **options) -> nn.Module:
     callable returning either a feature extractor whose forward gives (N, D), or a classifier
     whose final ``nn.Linear`` (``fc``, ``head`` or ``classifier``) is then dropped. A feature
     extractor that does not declare ``num_features`` gets ``num_features = None``: the size is
-    learned from the first batch (``evalsuite.features.forward_batches``), and a declared size is
+    learned from the first batch (``evalsuite.imaging.forward_batches``), and a declared size is
     checked against it there.
     """
     model = build_vit(name)  # timm:NAME, and ViT names at any resolution (vit_small_patch14_ls_518)
+    if model is not None and name.startswith(TIMM_PREFIX):
+        mark_small_input(model)  # any timm model: a CIFAR-style stem is found by looking at it
     if model is not None and options:
         raise EvalsuiteError(f"arch {name!r} has no option {sorted(options)[0]!r}; it takes: no options")
     if model is None and ":" in name:
@@ -54,7 +57,18 @@ def _build_custom(spec: str, options: dict) -> nn.Module:
         raise EvalsuiteError(f"arch {spec!r} returned {type(model).__name__}, not an nn.Module")
     model = strip_classifier(model)
     model.arch_name = spec
-    model.small_input = getattr(model, "small_input", False)
+    mark_small_input(model)
+    return model
+
+
+def mark_small_input(model: nn.Module) -> nn.Module:
+    """Set ``small_input`` on a user's or timm's module: as it declares, else by its stem
+    (``evalsuite/archs/stem.py``); ``small_input_from`` says which, for the result row."""
+    if isinstance(getattr(model, "small_input", None), bool):
+        model.small_input_from = getattr(model, "small_input_from", "arch")
+    else:
+        model.small_input = keeps_small_input(model)
+        model.small_input_from = "stem"
     return model
 
 

@@ -112,11 +112,19 @@ class ViTBackbone(VisionTransformer):
 
     small_input = False
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N, D)
+    def side_problem(self, height: int, width: int) -> str | None:
+        """Why this ViT cannot take (height, width) images, or None: its patches must tile them.
+        Asked before any image is decoded (``Preprocess.transform``) and again at every forward."""
         patch = self.patch_embed.patch_size[0]
-        if x.shape[-1] % patch or x.shape[-2] % patch:
-            raise EvalsuiteError(f"a ViT with {patch}-px patches needs image sides divisible by {patch}, "
-                                 f"got {x.shape[-2]}x{x.shape[-1]}; evaluate at a multiple of {patch}, e.g. 224")
+        if height % patch or width % patch:
+            return (f"a ViT with {patch}-px patches needs image sides divisible by {patch}, got {height}x{width}; "
+                    f"evaluate at a multiple of {patch}, e.g. 224")
+        return None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N, D)
+        problem = self.side_problem(x.shape[-2], x.shape[-1])
+        if problem:
+            raise EvalsuiteError(problem)
         if self.feature_mode == "cls_last4":
             layers = self.forward_intermediates(x, indices=LAST_BLOCKS, return_prefix_tokens=True, norm=True,
                                                 output_fmt="NLC", intermediates_only=True)
@@ -177,8 +185,7 @@ def _build_timm(name: str) -> nn.Module:
         model = _as_backbone(model)
         if model.fc_norm.__class__ is not nn.Identity:  # timm's avg-pool models norm after pooling
             model.set_feature_mode("avgpool")
-    model.small_input = False
-    return model
+    return model  # small_input: found from its stem by build_backbone
 
 
 def is_vit_name(name: str) -> bool:

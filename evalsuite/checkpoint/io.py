@@ -23,6 +23,7 @@ Anything else still needs ``--trust-checkpoint``, and the error names the type.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import pickle
 import re
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evalsuite.checkpoint.hub_files import WEIGHT_FILES, is_hub_path, read_hub
 from evalsuite.errors import EvalsuiteError
 
 TRUST_HINT = "pass --trust-checkpoint if you trust its source"
@@ -116,7 +118,7 @@ INERT_GLOBALS = [
     (_history_getattr, "builtins.getattr"),
 ]
 
-_GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL |unsupported GLOBAL |global )([\w.]+)")
+_GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL |unsupported GLOBAL |global |but got <class ')([\w.]+)")
 
 
 def _read_torch(path: Path, trust: bool) -> Any:
@@ -134,30 +136,58 @@ def _read_torch(path: Path, trust: bool) -> Any:
         raise
 
 
-def _reason(exc: Exception) -> str:
-    """The informative line of a loader error (torch's weights-only errors start with boilerplate)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].strip()[:160]
-    return (lines[0] if lines else "no message")[:160]
+def unpickler_reason(exc: Exception) -> str:
+    """The informative part of a loader error. torch's weights-only errors open with a paragraph
+    of boilerplate and put the cause after 'WeightsUnpickler error:', on the same line or the
+    next non-empty one; a refused class is named as the type it is ('but got <class 'X'>')."""
+    text = str(exc)
+    got = re.search(r"but got <class '([\w.]+)'>", text)
+    if got:
+        return f"the type {got.group(1)}"
+    tail = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return (lines[0] if lines else f"{type(exc).__name__} without a message")[:160]
+
+
+#: File names a weights file commonly ends with: named when a folder is given instead of a file.
+WEIGHT_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".pkl", ".bin", ".safetensors")
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """The file (or Hugging Face model folder) to read for the checkpoint argument ``path``; one
+    sentence when there is none.
+
+    Any other folder holds no single checkpoint file here; the sentence names the weights-like files in it
+    (``evalsuite eval work_dirs/RECIPE`` gets ``backbone.pth``) so the user can pick one."""
+    path = Path(path)
+    if path.is_dir() and any((path / name).is_file() for name in ("config.json", *WEIGHT_FILES)):
+        return path  # a Hugging Face model folder (evalsuite/checkpoint/hub_files.py)
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+        hint = (f"give one of its files, e.g. {', '.join(str(path / n) for n in found[:3])}" if found else
+                f"it holds no file ending in {', '.join(WEIGHT_SUFFIXES)} and no config.json or {WEIGHT_FILES[0]} of a "
+                "Hugging Face model folder; give the checkpoint file itself")
+        raise EvalsuiteError(f"checkpoint {str(path)!r} is a folder, not a checkpoint file; {hint}")
+    if not path.is_file():
+        raise EvalsuiteError(f"checkpoint {str(path)!r} does not exist; give a checkpoint file or 'random'")
+    return path
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     """Load the object stored in ``path`` (dict of tensors or arrays, usually) on the CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvalsuiteError(f"checkpoint {str(path)!r} does not exist; give a checkpoint file or 'random'")
-    if path.stat().st_size == 0:
+    path = checkpoint_file(path)
+    if path.is_file() and path.stat().st_size == 0:
         raise EvalsuiteError(f"checkpoint {str(path)!r} is empty (0 bytes); it is truncated or was never written")
     reader = _read_pickle if path.suffix == ".pkl" else _read_torch
+    if is_hub_path(path):  # a Hugging Face model folder or a .safetensors file (evalsuite/checkpoint/hub_files.py)
+        reader = functools.partial(read_hub, read_torch=_read_torch)
     try:
         obj = reader(path, trust)
     except EvalsuiteError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the deserialiser on an untrusted file means a bad file
         raise EvalsuiteError(
-            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {_reason(exc)}); "
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {unpickler_reason(exc)}); "
             "the file is truncated, corrupted or not a PyTorch/pickle checkpoint"
         ) from exc
     if not isinstance(obj, dict):
@@ -165,17 +195,33 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
     return obj
 
 
+#: Attribute of the stand-in for a numpy array torch cannot hold: the array's numpy dtype.
+NUMPY_DTYPE = "numpy_dtype"
+
+
 def as_tensor(value: Any) -> torch.Tensor | None:
-    """A tensor, or a numeric numpy array as one (detectron2 ``.pkl``); anything else is None."""
+    """A tensor, or a numpy array as one (detectron2 ``.pkl``); anything else is None.
+
+    An array torch has no dtype for (``longdouble``, strings, objects ...) becomes a meta tensor of
+    its shape carrying its numpy dtype (``NUMPY_DTYPE``), so that where a weight belongs the
+    loader names that dtype instead of calling the key missing (``load._check_tensors``)."""
     if isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
-        if not value.dtype.isnative:  # a big-endian array (written on another machine)
-            value = value.astype(value.dtype.newbyteorder("="))
-        return torch.from_numpy(np.ascontiguousarray(value))
-    return None
+    if not isinstance(value, np.ndarray):
+        return None
+    if not value.dtype.isnative:  # a big-endian array (written on another machine)
+        value = value.astype(value.dtype.newbyteorder("="))
+    if value.dtype.kind in "iu" and value.dtype.char in "qQ":  # numpy's longlong: int64 / uint64 under another name
+        value = value.astype(f"{value.dtype.kind}8")
+    try:
+        # ascontiguousarray turns a 0-d array (a pickled num_batches_tracked) into shape (1,)
+        return torch.from_numpy(np.ascontiguousarray(value).reshape(value.shape))
+    except TypeError:  # "can't convert np.ndarray of type numpy.longdouble"
+        stand_in = torch.empty(value.shape, device="meta")
+        setattr(stand_in, NUMPY_DTYPE, f"numpy {value.dtype.name}")
+        return stand_in
 
 
 def as_tensor_dict(sd: dict) -> dict[str, torch.Tensor]:
-    """Keep tensor (and numeric numpy array) entries under string keys; drop everything else."""
+    """Keep tensor (and numpy array) entries under string keys; drop everything else."""
     return {k: t for k, v in sd.items() if isinstance(k, str) and (t := as_tensor(v)) is not None}

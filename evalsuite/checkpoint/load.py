@@ -18,7 +18,9 @@ import torch
 from torch import nn
 
 from evalsuite.archs import build_backbone
-from evalsuite.checkpoint.io import read_checkpoint, sha256_file
+from evalsuite.archs.vit import TIMM_PREFIX
+from evalsuite.checkpoint.hub_files import sha256_of
+from evalsuite.checkpoint.io import NUMPY_DTYPE, read_checkpoint
 from evalsuite.checkpoint.structural import (
     OPTIONAL_SUFFIX,
     Candidate,
@@ -143,7 +145,8 @@ def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dic
     if arch:
         return [arch]
     registered = names(ARCHS)
-    order = [hint] if hint in registered else []
+    # a timm hub folder's config names its timm architecture (formats/timm_hub.py), tried first
+    order = [hint] if hint in registered or str(hint).startswith(TIMM_PREFIX) else []
     for guess in ARCH_GUESSERS.module_dict.values():
         for _, tensors in sources:
             name = guess(tensors)
@@ -182,18 +185,34 @@ def _search(sources, archs: list[str], key: str | None, path: str) -> tuple[str,
     return archs[0], None, [], closest, closest_arch
 
 
+#: The dtypes a floating-point weight may come in; each is cast to the arch's dtype on load
+#: (training precisions). float8 / float4 are lossy storage formats, refused like quantized tensors.
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+#: The dtypes an integer or boolean buffer of the arch may come in.
+COUNT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.uint16, torch.uint32,
+                torch.uint64, torch.bool)
+
+
+def unusable_dtype(value: torch.Tensor, floating: bool) -> str | None:
+    """Why ``value`` cannot be loaded where the arch has a floating (or integer) tensor, or None."""
+    if value.is_meta:  # a numpy array torch cannot hold (``io.as_tensor``), or a tensor saved without data
+        return getattr(value, NUMPY_DTYPE, None) or "meta tensor without data"
+    if value.layout != torch.strided:
+        return f"{value.dtype}, {value.layout}"
+    return None if value.dtype in (WEIGHT_DTYPES if floating else COUNT_DTYPES) else str(value.dtype)
+
+
 def _check_tensors(chosen: Candidate, arch: str) -> list[str]:
-    """Flag dtypes the arch cannot take (int or complex where it has floats, quantized, sparse,
-    meta tensors) into the report; return the backbone keys holding NaN or inf."""
+    """Flag dtypes the arch cannot take (int, complex, float8 or quantized where it has floats,
+    sparse, meta tensors) into the report; return the backbone keys holding NaN or inf."""
     floating = _arch_tensors(arch)[1]
     nonfinite = []
     for key, value in chosen.tensors.items():
         if key.endswith(OPTIONAL_SUFFIX) or key not in signature(arch):
             continue
-        odd = value.is_quantized or value.is_complex() or value.layout != torch.strided or value.is_meta
-        if odd or (key in floating) != value.is_floating_point():
-            what = "meta tensor without data" if value.is_meta else str(value.dtype)
-            chosen.report.bad_dtype.append((key, what if value.layout == torch.strided else f"{what}, {value.layout}"))
+        why = unusable_dtype(value, key in floating)
+        if why:
+            chosen.report.bad_dtype.append((key, why))
         elif value.is_floating_point() and not bool(torch.isfinite(value).all()):
             nonfinite.append(key)
     return nonfinite
@@ -223,11 +242,13 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     pick = chosen or closest
     found_arch = found_arch if chosen else closest_arch
     nonfinite = _check_tensors(pick, found_arch) if chosen else []
-    how = pick.path() + "".join(f"; chosen by convention: {why}" for why in used)
+    how = pick.path() + "".join(f"; {why}" for why in used)
+    if not arch and meta.get("arch_from") and found_arch in (meta.get("arch"), meta.get("arch_hint")):
+        how += f"; arch from {meta['arch_from']}"  # e.g. a Hugging Face folder's config.json
     if chosen is None:
         how = f"closest candidate: {how}"
     meta = {**meta, "loaded_from": pick.location or "top level"}
-    return LoadedCheckpoint(path, sha256_file(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
+    return LoadedCheckpoint(path, sha256_of(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
 
 
 def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> None:
@@ -237,7 +258,10 @@ def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> 
             f"pass --arch with one of {', '.join(names(ARCHS))} or pkg.module:callable"
         )
     if not info.report.ok:
-        raise EvalsuiteError(f"checkpoint {info.path!r} does not fit arch {info.arch!r}: {info.report.problem()} ({info.how})")
+        dtypes = [str(d).removeprefix("torch.") for d in WEIGHT_DTYPES]
+        valid = f"; weights must be {', '.join(dtypes[:-1])} or {dtypes[-1]}" if info.report.bad_dtype else ""
+        raise EvalsuiteError(f"checkpoint {info.path!r} does not fit arch {info.arch!r}: {info.report.problem()} "
+                             f"({info.how}){valid}")
     if info.nonfinite and not allow_nonfinite:
         raise EvalsuiteError(
             f"checkpoint {info.path!r} has NaN or inf in {len(info.nonfinite)} backbone tensor(s), such as "

@@ -7,7 +7,7 @@ under some wrapper prefix (``module.``, ``backbone.``, ``module.encoder_q.``,
 which the arch's own key names appear, and keeps the candidate that holds every backbone key
 with the right shape; whatever else the container holds (heads, the momentum copy, a queue) is
 dropped and named. Where two candidates match fully, the field's convention decides
-(``CONVENTIONS``) and ``--key`` overrides it.
+(``evalsuite.checkpoint.conventions``) and ``--key`` overrides it.
 
 The interface is deliberately small: ``expected`` is the arch's ``{key: shape}``, and a
 ``Candidate`` is a state dict in the arch's own naming plus where it was found.
@@ -15,29 +15,17 @@ The interface is deliberately small: ``expected`` is the arch's ``{key: shape}``
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import torch
 
+from evalsuite.checkpoint.conventions import CONVENTIONS, by_convention  # noqa: F401 - CONVENTIONS re-exported
 from evalsuite.checkpoint.io import as_tensor_dict
 from evalsuite.errors import EvalsuiteError
 
 #: ``num_batches_tracked`` buffers may be absent: several layouts (detectron2, VISSL) do not store
 #: them and they do not affect features.
 OPTIONAL_SUFFIX = "num_batches_tracked"
-
-#: Which of two fully matching candidates is the network the field evaluates: (component of the
-#: winner's location, component of the loser's, why). Components match whole or up to an ``_``.
-CONVENTIONS = (
-    ("teacher", "student", "DINO evaluates the teacher (Caron et al. 2021, Sec. 3.1; eval_linear.py --checkpoint_key teacher)"),
-    ("encoder_q", "encoder_k", "MoCo evaluates the query encoder (He et al. 2020; main_lincls.py loads module.encoder_q)"),
-    ("base_encoder", "momentum_encoder", "MoCo v3 evaluates the base encoder (main_lincls.py loads module.base_encoder)"),
-    ("online", "target", "BYOL evaluates the online network (Grill et al. 2020, Sec. 3.1)"),
-    ("backbone", "momentum_backbone", "solo-learn evaluates the online backbone (its main_linear.py keeps backbone.)"),
-    ("state_dict_ema", "state_dict", "timm's train.py validates and ranks the EMA weights when it keeps them"),
-    ("target_encoder", "encoder", "I-JEPA evaluates the target encoder (Assran et al. 2023; ijepa src/train.py)"),
-)
 
 _MAX_DEPTH = 8
 _MAX_NODES = 20_000
@@ -200,41 +188,6 @@ def candidates(sources: list[tuple[str, dict]], expected: dict[str, tuple]) -> l
             outside = [k for k in tensors if not k.startswith(prefix)]
             out.append(Candidate(where, prefix, view, outside + [prefix + k for k in dropped], report))
     return out
-
-
-def _component_is(component: str, name: str) -> bool:
-    return component == name or (name in ("online", "target") and component.startswith(name + "_"))
-
-
-def _has(candidate: Candidate, name: str) -> bool:
-    return any(_component_is(c, name) for c in re.split(r"\.", candidate.location))
-
-
-def _equal(x: torch.Tensor, y: torch.Tensor) -> bool:
-    try:
-        return x is y or (x.dtype == y.dtype and x.layout == y.layout == torch.strided and torch.equal(x, y))
-    except RuntimeError:  # quantized or meta tensors: not comparable, so not the same weights
-        return False
-
-
-def _same_weights(a: Candidate, b: Candidate) -> bool:
-    """One network reached twice (BYOL's ``net`` and ``online_encoder.net`` share their tensors)."""
-    return a.tensors.keys() == b.tensors.keys() and all(_equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
-
-
-def by_convention(full: list[Candidate]) -> tuple[list[Candidate], list[str]]:
-    """Apply ``CONVENTIONS`` to fully matching candidates; return the survivors and the rules used."""
-    used = []
-    for winner, loser, why in CONVENTIONS:
-        if any(_has(c, winner) for c in full) and any(_has(c, loser) and not _has(c, winner) for c in full):
-            full = [c for c in full if not (_has(c, loser) and not _has(c, winner))]
-            used.append(why)
-    unique: list[Candidate] = []
-    full = sorted(full, key=lambda c: not any(_has(c, winner) for winner, _, _ in CONVENTIONS))
-    for c in full:  # the same tensors reached twice (BYOL's net and online_encoder.net): name the winner
-        if not any(_same_weights(c, u) for u in unique):
-            unique.append(c)
-    return unique, used
 
 
 def named_by(candidate: Candidate, key: str) -> bool:

@@ -11,7 +11,9 @@ HELP = "evaluate a checkpoint (or 'random') with the tasks of a suite; one resul
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint file, or 'random' for random init of --arch")
+    p.add_argument("checkpoint", help="checkpoint file (.pth, .ckpt, .pkl, .safetensors ...), a Hugging Face model "
+                   "folder, 'random' for random init of --arch, or zoo:NAME for a published checkpoint "
+                   "(evalsuite list zoo; --download fetches it)")
     add_request_arguments(p)
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--name", help="label of this checkpoint in results and leaderboards")
@@ -25,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.paths import check_outputs
 
     check_outputs(results_dir(args.results), args.cache_dir)  # in well under a second: before torch is even imported
+    from evalsuite.zoo import get_entry, is_zoo
+
+    if is_zoo(args.checkpoint):
+        get_entry(args.checkpoint)  # an unknown name, before torch is imported
     from evalsuite.launch import world
     from evalsuite.runner import EvalRequest, evaluate
 

@@ -15,7 +15,7 @@ HELP = "show where a checkpoint's backbone was found (or the closest miss), its 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="checkpoint file or Hugging Face model folder")
     p.add_argument("--arch", help="compare against this arch instead of the inferred one")
     p.add_argument("--key", help="dotted location of the backbone inside the file, e.g. student or state_dict.module.encoder_k")
     p.add_argument("--trust-checkpoint", action="store_true")

@@ -20,10 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalsuite.leaderboard import leaderboard
-    from evalsuite.atomic import write_text
+    from evalsuite.atomic import output_file, write_text
 
+    if args.output:
+        output_file(args.output, "leaderboard file (-o)", f"leaderboard.{args.format}")
     results = results_dir(args.results)
     text = leaderboard(results, args.baseline, args.format, args.spread)
+    from evalsuite.results import read_rows
+    from evalsuite.zoo.compare import delta_block
+
+    text += delta_block(read_rows(results), args.format)  # zoo checkpoints: measured minus published, per cell
     if args.published:
         from evalsuite.report.published import published_block
 

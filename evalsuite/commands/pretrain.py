@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from evalsuite.pretrain.dist import world
     from evalsuite.pretrain.trainer import run_pretrain
 
-    if args.cache_dir:  # the one cache root evalsuite.features.cache_root reads, as for eval's --cache-dir
+    if args.cache_dir:  # the one cache root evalsuite.paths.cache_root reads, as for eval's --cache-dir
         os.environ["EVALSUITE_CACHE"] = args.cache_dir
     with console(args.verbose):
         out = run_pretrain(args.recipe, args.work_dir, args.resume, options, args.launcher, args.device)

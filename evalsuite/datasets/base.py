@@ -56,11 +56,17 @@ class DatasetSpec:
         native_size: side of the stored images in px, used by small-input archs.
         split_note: how the train/test split was made when it is not the official one.
         skipped_images: unreadable files left out per split (``--skip-bad-images``).
+        skipped_files: per split, entries an image folder leaves out by their name: ``hidden``
+            (name starting with '.') and ``not_image`` (no image extension); in the row, not the
+            protocol id (the images used are the same with or without a stray README).
         label_protocol: how the targets were derived, where that changed after rows were
             written (e.g. VOC's difficult pairs, once negatives, now ``IGNORE``); when set it
             joins the feature-cache key (cached targets are the old ones) and the protocol id
             (old rows are not averaged with new ones). Empty for every other dataset, so their
             cache entries and ids stay as they were.
+        val_source: where ``splits['val']`` comes from: ``official``, or how it was held out of
+            train (ImageNet: its official val is the test set, so hyperparameters are chosen on a
+            slice of train); the rows' ``split.val_source`` says it.
     """
 
     name: str
@@ -72,12 +78,25 @@ class DatasetSpec:
     split_note: str = "official"
     sizes: dict[str, int] = field(default_factory=dict)
     skipped_images: dict[str, int] = field(default_factory=dict)
+    skipped_files: dict[str, dict[str, int]] = field(default_factory=dict)
     label_protocol: str = ""
+    val_source: str = "official"
 
     def __post_init__(self) -> None:
         assert self.metric in METRICS, self.metric
         assert {"train", "test"} <= set(self.splits), self.splits.keys()
         self.sizes = {k: len(v) for k, v in self.splits.items()}
+
+    def check_classification(self) -> None:
+        """Refuse single-label data with fewer than two classes: every prediction would be right and
+        top-1 would be 1.0 whatever the backbone. (Pre-training on one folder of images is fine: it
+        reads no labels and never calls this.)"""
+        if not self.multilabel and len(self.classes) < 2:
+            from evalsuite.errors import EvalsuiteError
+
+            found = f"only class {self.classes[0]!r}" if self.classes else "no class"
+            raise EvalsuiteError(f"dataset {self.name!r} has {found}; a classification task needs at least two "
+                                 "classes (with one, every prediction is right and top-1 is 1.0 whatever the backbone)")
 
     @property
     def small_images(self) -> bool:

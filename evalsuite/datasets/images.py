@@ -8,6 +8,7 @@ converts them (alpha dropped), so features match a torchvision pipeline on those
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from evalsuite.errors import EvalsuiteError
 WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
 #: What reading a damaged or non-image file raises in PIL (truncated data, unknown format, bad header).
 READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+#: Image-reading processes (or threads) at most.
+MAX_WORKERS = 16
+
+
+def default_workers() -> int:
+    """One image-reading process per core, at most ``MAX_WORKERS``."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -16,7 +16,8 @@ from torchvision.transforms import v2 as T
 from evalsuite.datasets import build_dataset
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import DecodedCache, FeatureKey, Transformed, loader_workers, source_of
+from evalsuite.cache import DecodedCache, FeatureKey
+from evalsuite.imaging import Transformed, loader_workers, source_of
 from evalsuite.pretrain.dist import world
 
 
@@ -89,13 +90,13 @@ def store_size(spec: DatasetSpec, cfg: dict) -> int:
 
 def split_workers(cfg: dict, spec: DatasetSpec, split: str) -> int:
     """Loader processes for one split: ``data.num_workers``, else the evaluation's rule
-    (``evalsuite.features.loader_workers``: none for small splits, one per core otherwise)."""
+    (``evalsuite.imaging.loader_workers``: none for small splits, one per core otherwise)."""
     return loader_workers(cfg.get("num_workers", -1), len(spec.splits[split]))
 
 
 def decode_split(spec: DatasetSpec, split: str, size: int, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A whole split as (N, 3, size, size) uint8 and (N,) labels, decoded once by a worker pool into
-    the evaluation's decoded-image cache (``evalsuite.features.DecodedCache``), so later runs on the
+    the evaluation's decoded-image cache (``evalsuite.cache.DecodedCache``), so later runs on the
     same split skip the decode."""
     base = spec.splits[split]
     key = FeatureKey("", "", spec.name, split, f"square{size}", len(base), source_of(base)).images_key()

@@ -19,9 +19,9 @@ from mmengine.registry import HOOKS
 from evalsuite.atomic import write_text
 from evalsuite.checkpoint import save_backbone
 from evalsuite.errors import EvalsuiteError
-from evalsuite.features import forward_batches
+from evalsuite.imaging import forward_batches
+from evalsuite.neighbours import knn_scores
 from evalsuite.pretrain.dist import all_reduce_mean, world
-from evalsuite.tasks.knn import knn_scores
 
 
 def _unwrap(model):
@@ -30,7 +30,7 @@ def _unwrap(model):
 
 def embed(model, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """(N, 3, S, S) uint8 -> (N, D) float backbone features on its device, eval mode (BN running
-    stats), through the evaluation's own forward (``evalsuite.features.forward_batches``)."""
+    stats), through the evaluation's own forward (``evalsuite.imaging.forward_batches``)."""
     backbone = _unwrap(model).backbone
     was_training = backbone.training
     backbone.eval()

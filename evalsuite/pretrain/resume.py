@@ -27,10 +27,13 @@ from mmengine.registry import HOOKS
 from mmengine.runner import CheckpointLoader
 
 from evalsuite.atomic import atomic_path, write_text
-from evalsuite.checkpoint.io import HISTORY_STATISTICS, TRUST_HINT, numpy_reconstructors
+from evalsuite.checkpoint.io import HISTORY_STATISTICS, numpy_reconstructors, unpickler_reason
 from evalsuite.errors import EvalsuiteError
 from evalsuite.pretrain.dist import world
 
+#: What to do about a resume file this trainer did not write (``evalsuite pretrain`` reads no other).
+NOT_OURS = ("it was not written by evalsuite pretrain, or was altered: remove it from the work dir to resume from the "
+            "checkpoint before, or give a new --work-dir")
 #: The rolling checkpoint, and mmengine's pointer to the newest checkpoint of a work dir.
 LATEST, POINTER = "latest.pth", "last_checkpoint"
 #: The scheme under which the Runner hands resume files to ``load_resume_checkpoint``.
@@ -66,22 +69,35 @@ def load_resume_checkpoint(path: str | Path) -> dict:
     try:
         with torch.serialization.safe_globals(RESUME_GLOBALS):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EvalsuiteError) as exc:
-        reason = next((line.split("WeightsUnpickler error:", 1)[1].strip() for line in str(exc).splitlines()
-                       if "WeightsUnpickler error:" in line), str(exc).splitlines()[0] if str(exc) else "")
-        raise EvalsuiteError(f"checkpoint {str(path)!r} holds more than this trainer's resume state ({reason[:160]}), "
-                             f"which is not on the allow-list; {TRUST_HINT}") from exc
+    except EvalsuiteError as exc:  # _history_statistic's own sentence
+        raise EvalsuiteError(f"checkpoint {str(path)!r} holds more than this trainer's resume state: {exc}; {NOT_OURS}") from exc
+    except pickle.UnpicklingError as exc:
+        raise EvalsuiteError(f"checkpoint {str(path)!r} holds more than this trainer's resume state "
+                             f"({unpickler_reason(exc)}, which its resume files never hold); {NOT_OURS}") from exc
     except Exception as exc:  # noqa: BLE001 - a file torch cannot read is a damaged file
-        raise EvalsuiteError(f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}); the file is truncated "
-                             "or corrupted: delete it to resume from the one before") from exc
+        raise EvalsuiteError(f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {unpickler_reason(exc)}); "
+                             "the file is truncated or corrupted: delete it to resume from the one before") from exc
     if not isinstance(obj, dict) or "meta" not in obj:
         raise EvalsuiteError(f"checkpoint {str(path)!r} is not a resume checkpoint of this trainer (no 'meta')")
     return obj
 
 
+#: Resume files read by ``preload``, handed to the Runner when it asks for them.
+_PRELOADED: dict[str, dict] = {}
+
+
+def preload(source: str | None) -> None:
+    """Read the resume file of ``source`` (``resume_source``) now, before the Runner writes its log
+    folder and its copy of the recipe, so a refused file leaves nothing behind; the Runner is
+    then handed this same object (the file is read once)."""
+    if source is not None:
+        _PRELOADED[source] = load_resume_checkpoint(source[len(SCHEME):])
+
+
 @CheckpointLoader.register_scheme(prefixes=SCHEME)
 def _load_from_scheme(filename: str, map_location=None) -> dict:
-    return load_resume_checkpoint(filename[len(SCHEME):])
+    obj = _PRELOADED.pop(filename, None)
+    return obj if obj is not None else load_resume_checkpoint(filename[len(SCHEME):])
 
 
 def resume_source(work_dir: str | Path) -> str | None:

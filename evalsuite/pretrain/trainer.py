@@ -28,17 +28,18 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import EvalsuiteError, warn
 from evalsuite.launch import init_distributed
 from evalsuite.pretrain.console import QuietRunner
 from evalsuite.pretrain.data import build_train_data, decode_split, split_workers, store_size
 from evalsuite.pretrain.dist import world
 from evalsuite.pretrain.fast_step import COMPILE_MODES
 from evalsuite.pretrain.hooks import PretrainMonitorHook
-from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
+from evalsuite.pretrain.resume import LATEST, POINTER, RollingCheckpointHook, preload, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
 from evalsuite.registry import METHODS, get
 from evalsuite.resources import find_recipe
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, WORKERS
 
 #: Runs built by this process so far. mmengine keeps one logger, visualizer and message hub per
 #: experiment name and names an experiment by the second it starts, so two runs started in one
@@ -51,6 +52,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
 #: (Sec. 4 / App. A), SimCLR (App. B.1, LARS) and BYOL (App. C) use it.
 LR_REFERENCE_BATCH = 256
+#: Value rules of the recipe keys read here (dotted, as ``--cfg-options`` names them); a method's own
+#: arguments declare theirs on its class (``ARG_RULES``), a view's on ``ViewSpec``'s fields.
+RECIPE_RULES = {
+    **dict.fromkeys(("epochs", "batch_size", "log_interval", "checkpoint_interval", "monitor.knn_k"), (AT_LEAST_1,)),
+    **dict.fromkeys(("seed", "warmup_epochs", "latest_every_s", "data.limit", "monitor.knn_interval",
+                     "optimizer.momentum", "optimizer.weight_decay"), (AT_LEAST_0,)),
+    **dict.fromkeys(("optimizer.base_lr", "optimizer.lr", "monitor.knn_t"), (POSITIVE,)),
+    "data.num_workers": (WORKERS,),
+}
 
 
 def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:
@@ -164,6 +174,7 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
     rank, size = world()
     if cfg.batch_size % size:
         raise EvalsuiteError(f"batch_size {cfg.batch_size} is not divisible by the {size} processes; give a multiple of {size}")
+    source = _resume_from(work_dir) if resume else None  # before anything is decoded or written
     seed = cfg.get("seed", 0)
     torch.manual_seed(seed)
     loader, spec, in_memory = build_train_data(dict(cfg.data), cfg.batch_size // size, dev, seed)
@@ -176,7 +187,6 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
     hook = PretrainMonitorHook(meta, seed, _knn_data(cfg, loader, spec, in_memory), monitor.get("knn_interval", 10),
                                monitor.get("knn_k", 200), monitor.get("knn_t", 0.1), cfg.get("checkpoint_interval", 1))
     log_interval = cfg.get("log_interval", 50)
-    source = resume_source(work_dir) if resume else None
     runner = QuietRunner(  # mmengine's Runner; its terminal output: evalsuite.pretrain.console
         model=model, work_dir=work_dir, train_dataloader=loader,
         train_cfg=dict(type="LeanEpochLoop", max_epochs=cfg.epochs, hook_interval=log_interval),
@@ -196,8 +206,21 @@ def build_runner(cfg: Config, work_dir: str, resume: bool = False, launcher: str
         experiment_name=f"{cfg.recipe_name}_run{next(_RUNS)}",
     )
     if resume and source is None:
-        runner.logger.info(f"--resume: {work_dir} holds no checkpoint yet; training starts at epoch 1")
+        runner.logger.info(f"--resume: {work_dir} holds no checkpoint yet; training starts at epoch 1",
+                           extra={"file_only": True})  # the terminal had the warning of _resume_from
     return runner, hook
+
+
+def _resume_from(work_dir: str) -> str | None:
+    """``--resume``: the checkpoint to resume from, read and checked now (``preload``), or None with a
+    warning. Nothing to resume is not an error: a job script that always passes --resume (a
+    requeued cluster job) must be able to start the first time, as mmengine's own resume allows."""
+    source = resume_source(work_dir)
+    if source is None and world()[0] == 0:
+        warn(f"--resume: work dir {str(work_dir)!r} holds no checkpoint ({POINTER} or {LATEST}); nothing was "
+             "resumed, training starts at epoch 1")
+    preload(source)
+    return source
 
 
 def train(runner: Runner) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from evalsuite.errors import EvalsuiteError
 from evalsuite.report.published import PUBLISHED_DIR, load_published
 from evalsuite.report.tables import Summary, summarize
-from evalsuite.atomic import write_bytes, write_text
+from evalsuite.atomic import output_file, write_bytes, write_text
 from evalsuite.results import read_rows
 
 FORMATS = ("html", "md")
@@ -30,20 +30,24 @@ def make_report(results_dir: str | Path, output: str | Path, baseline: str | Non
     """
     from evalsuite.report.plots import figures
     from evalsuite.report.render import to_html, to_markdown
+    from evalsuite.zoo.compare import delta_table
 
     if fmt not in FORMATS:
         raise EvalsuiteError(f"unknown report format {fmt!r}; valid formats are: {', '.join(FORMATS)}")
+    output_file(output, "report file (-o)", f"report.{fmt}")
     rows = read_rows(results_dir)
     if not rows:
         raise EvalsuiteError(f"no result rows in {str(results_dir)!r}; run 'evalsuite eval' first or point --results at a results folder")
     summary = summarize(rows, baseline)
     reference = load_published(published_dir) if published else None
     figs = figures(summary)
+    zoo = delta_table(rows)  # zoo checkpoints: measured minus published, per cell
+    zoo = None if zoo.empty else zoo
     output = Path(output)
     if fmt == "html":
-        return [write_text(output, to_html(summary, figs, reference, str(results_dir)))]
+        return [write_text(output, to_html(summary, figs, reference, str(results_dir), zoo))]
     images = {name: (caption, f"{output.stem}_{name}.png") for name, (caption, _) in figs.items()}
-    text = to_markdown(summary, images, reference, str(results_dir))
+    text = to_markdown(summary, images, reference, str(results_dir), zoo)
     written = []
     for name, (_, png) in figs.items():
         path = output.with_name(images[name][1])

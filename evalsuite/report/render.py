@@ -14,11 +14,13 @@ import pandas as pd
 
 from evalsuite.report.published import published_grid
 from evalsuite.report.tables import DELTA, Summary
+from evalsuite.zoo.compare import TITLE as ZOO_TITLE
 from evalsuite.tabular import html_table, md_table
 
 PUBLISHED_TITLE = "Published reference figures (quoted from papers, not measured by this project)"
 PUBLISHED_SHOWN = ("method", "arch", "epochs", "dataset", "task", "metric", "value", "paper", "table", "protocol", "verified")
-TEXT_COLUMNS = {"method", "arch", "dataset", "task", "metric", "paper", "table", "protocol", "verified", "source"}
+TEXT_COLUMNS = {"method", "arch", "dataset", "task", "metric", "paper", "table", "protocol", "verified", "source",
+                "column", "protocol difference"}
 #: Fits a 1,280 px window: the page never grows wider; a table wider still scrolls in its own box.
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1220px; padding: 0 1em; color: #222; }
@@ -178,7 +180,8 @@ def _intro(s: Summary) -> list[str]:
     return out
 
 
-def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.DataFrame | None, source: str) -> str:
+def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.DataFrame | None, source: str,
+            zoo: pd.DataFrame | None = None) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>evalsuite report</title>", f"<style>{CSS}</style></head><body>",
@@ -192,6 +195,9 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
         data = base64.b64encode(png).decode("ascii")
         parts.append(f'<figure id="fig-{name}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if zoo is not None:
+        parts += [f"<h2>{html.escape(ZOO_TITLE)}</h2>", '<div class="scroll">',
+                  html_table(zoo.set_index("checkpoint"), "zoo-published", "checkpoint", cell_class=_text), "</div>"]
     if published is not None:
         grid = _grid(s, published)
         parts += ['<section class="published">', f"<h2>{html.escape(PUBLISHED_TITLE)}</h2>",
@@ -205,12 +211,15 @@ def to_html(s: Summary, figures: dict[str, tuple[str, bytes]], published: pd.Dat
     return "\n".join(parts)
 
 
-def to_markdown(s: Summary, image_files: dict[str, tuple[str, str]], published: pd.DataFrame | None, source: str) -> str:
+def to_markdown(s: Summary, image_files: dict[str, tuple[str, str]], published: pd.DataFrame | None, source: str,
+                zoo: pd.DataFrame | None = None) -> str:
     parts = ["# evalsuite report\n", f"Measured result rows from `{source}`.\n", *[t + "\n" for t in _intro(s)]]
     parts += ["## Transfer results (measured)\n", markdown_table(s)]
     if image_files:
         parts.append("## Figures (measured rows only)\n")
         parts += [f"![{caption}]({name})\n" for caption, name in image_files.values()]
+    if zoo is not None:
+        parts += [f"## {ZOO_TITLE}\n", md_table(zoo.set_index("checkpoint"), "checkpoint")]
     if published is not None:
         grid = _grid(s, published)
         parts += ["---\n", f"## {PUBLISHED_TITLE}\n", *([md_table(grid, "published")] if grid is not None else []),

@@ -31,6 +31,7 @@ from torch import nn
 from evalsuite.datasets.base import VAL_FRACTION, stratified_holdout
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.attentive_heads import HEADS, build_head
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import classification_loss, cosine
@@ -55,19 +56,21 @@ class Attentive:
         eval_batch_size: batch size for scoring.
     """
 
-    queries: int = 1
+    REPORT_ORDER: ClassVar[float] = 2.5  # after the linear probes, before low-shot
+
+    queries: int = ruled(1, AT_LEAST_1)
     head: str = "vjepa"
-    layers: int = 1
-    epochs: int = 20
-    batch_size: int = 1024
-    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
-    wds: tuple[float, ...] = (1e-3, 1e-2)
-    final_wd: float = 1e-6
-    grad_clip: float = 1.0
-    mlp_ratio: float = 4.0
-    init_std: float = 0.02
-    cache_budget_gb: float = 16.0
-    eval_batch_size: int = 1024
+    layers: int = ruled(1, AT_LEAST_1)
+    epochs: int = ruled(20, AT_LEAST_1)
+    batch_size: int = ruled(1024, AT_LEAST_1)
+    lrs: tuple[float, ...] = ruled((3e-4, 1e-3, 3e-3), POSITIVE)
+    wds: tuple[float, ...] = ruled((1e-3, 1e-2), AT_LEAST_0)
+    final_wd: float = ruled(1e-6, AT_LEAST_0)
+    grad_clip: float = ruled(1.0, POSITIVE)
+    mlp_ratio: float = ruled(4.0, POSITIVE)
+    init_std: float = ruled(0.02, POSITIVE)
+    cache_budget_gb: float = ruled(16.0, AT_LEAST_0)
+    eval_batch_size: int = ruled(1024, AT_LEAST_1)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(epochs=1, batch_size=8, lrs=(1e-3,), wds=(1e-3,), eval_batch_size=32)

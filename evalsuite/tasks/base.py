@@ -3,7 +3,7 @@
 Feature tasks (knn, linear, lowshot) call ``ctx.features(split)``; tasks that train the network
 (finetune, linear_sgd, detection) use ``ctx.backbone()`` and ``ctx.spec`` directly. A task's
 ``data_step`` (a ``DataStep``) says how the runner makes a dataset ready for it; classification
-tasks leave it out and get the feature pipeline (``evalsuite.runner.feature_step``).
+tasks leave it out and get the feature pipeline (``evalsuite.features.feature_step``).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class EvalContext(TaskContext):
         full, test = self.features("train"), self.features("test")
         if "val" in self.spec.splits:
             val = self.features("val")
-            info = {"val_source": "official", "split_seed": None}
+            info = {"val_source": self.spec.val_source, "split_seed": None}
             train = full
         else:
             if draw == "random":
@@ -136,7 +136,7 @@ class Session:
     download: bool
     work_dir: str
     quiet: bool
-    cache: Any  # the FeatureCache
+    cache: Any  # the FeatureCache (evalsuite.cache), with its DecodedCache beside it
     features: dict  # the suite's ``features`` settings (``evalsuite.features.FeatureSettings``)
     skip_bad_images: bool = False  # an imagefolder leaves unreadable files out (``--skip-bad-images``)
 

@@ -1,8 +1,8 @@
 """Image pipelines shared by the tasks that train on images (finetune, linear_sgd).
 
-Workers only decode, crop and flip to uint8; normalisation (``evalsuite.features.normalize_batch``)
+Workers only decode, crop and flip to uint8; normalisation (``evalsuite.imaging.normalize_batch``)
 happens on the device, as for frozen features. Test images get exactly the frozen-feature
-transform (``evalsuite.features.eval_transform``: resize + centre crop, or native size for
+transform (``evalsuite.preprocess.eval_transform``: resize + centre crop, or native size for
 small-input archs on small images).
 """
 
@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from torchvision.transforms import v2 as T
 
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, stratified_holdout, training_targets
-from evalsuite.features import Transformed, eval_transform, loader_workers, normalize_batch
+from evalsuite.imaging import Transformed, loader_workers, normalize_batch
+from evalsuite.preprocess import eval_transform
 from evalsuite.preprocess import CROP, is_small, native_side
 from evalsuite.tasks.metrics import extra_scores, score
 
@@ -54,7 +55,7 @@ def train_val_split(spec: DatasetSpec, seed: int) -> tuple[Dataset, Dataset, dic
     train that ``EvalContext.protocol_splits`` holds out for the frozen-feature probes."""
     full = spec.splits["train"]
     if "val" in spec.splits:
-        return full, spec.splits["val"], {"val_source": "official", "split_seed": None}
+        return full, spec.splits["val"], {"val_source": spec.val_source, "split_seed": None}
     tr_idx, va_idx = stratified_holdout(targets_of(full), VAL_FRACTION, seed)
     info = {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": seed}
     return Subset(full, tr_idx.tolist()), Subset(full, va_idx.tolist()), info

@@ -4,7 +4,13 @@ Protocol of Wu et al. 2018 ('Unsupervised Feature Learning via Non-Parametric In
 Discrimination', Sec. 3.4), as used by DINO (Caron et al. 2021, Sec. 4.1 and App. B): cosine
 similarity between L2-normalised features; each of the k nearest training images votes for its
 class with weight exp(sim / T), T = 0.07; k in {10, 20, 100, 200}, each reported. Nothing is
-tuned, so the memory bank is all labelled non-test data (train, plus the official val split).
+tuned, so the memory bank is all labelled non-test data (train, plus the val split: official, or
+a slice held out of train as ImageNet's).
+
+All ks come from one search for the largest: the bank is scored in blocks against a running
+top-k (``nearest``), so memory beyond the features themselves is bounded by ``block_mb`` whatever
+the bank's size (1.28M rows for ImageNet; figures in bench/RESULTS.md). Among equal similarities
+the lower bank index is the nearer, so a tie is decided alike for every block size.
 """
 
 from __future__ import annotations
@@ -12,39 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
-
-from evalsuite.datasets.base import DatasetSpec, training_targets
+from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
+from evalsuite.neighbours import block_budget, block_rows, knn_scores, nearest  # noqa: F401 - re-exported
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import extra_scores, score
-
-
-def knn_scores(bank: torch.Tensor, bank_targets: torch.Tensor, queries: torch.Tensor, ks: tuple[int, ...],
-               temperature: float, num_classes: int, chunk_size: int = 1024) -> dict[int, torch.Tensor]:
-    """Class scores (M, C) for each k.
-
-    Args:
-        bank: (N, D) training features; bank_targets: (N,) labels or (N, C) of 1 / 0 / ``IGNORE``
-            (an ignored pair casts no vote, as a negative: ``evalsuite.datasets.base.training_targets``).
-        queries: (M, D) features to classify.
-        chunk_size: queries per chunk, so memory stays O(chunk_size x N) for large banks.
-    """
-    bank = F.normalize(bank.float(), dim=1)
-    onehot = (training_targets(bank_targets.float()) if bank_targets.ndim == 2
-              else F.one_hot(bank_targets, num_classes).float())  # (N, C)
-    kmax = min(max(ks), len(bank))
-    out = {k: [] for k in ks}
-    for start in range(0, len(queries), chunk_size):
-        q = F.normalize(queries[start:start + chunk_size].float(), dim=1)  # (c, D)
-        sims, idx = (q @ bank.T).topk(kmax, dim=1)  # (c, kmax)
-        weights = (sims / temperature).exp()  # (c, kmax)
-        votes = onehot[idx] * weights.unsqueeze(-1)  # (c, kmax, C)
-        for k in ks:
-            out[k].append(votes[:, :k].sum(1))  # (c, C)
-    return {k: torch.cat(v) for k, v in out.items()}
 
 
 @TASKS.register_module("knn")
@@ -55,14 +35,22 @@ class KNN:
         temperature: T of the exp(sim / T) vote weight (Wu et al. 2018, Sec. 3.4: 0.07).
         headline_k: the k whose score is the row's headline value (DINO reports k=20).
         chunk_size: queries per similarity chunk.
+        block_mb: working memory of one (query chunk x bank block) step in MiB; the bank is scored
+            in blocks with a running top-k, so memory stays flat however large the bank
+            (1.28M ImageNet images); 0 = 256 MiB on a CPU, half the free memory on a GPU.
         cap_k: a k larger than the memory bank is an error unless this is true; then that k uses
             the whole bank and the row's metric names and ``extra.k_used`` say the k that applied.
     """
 
-    ks: tuple[int, ...] = (10, 20, 100, 200)
-    temperature: float = 0.07
-    headline_k: int = 20
-    chunk_size: int = 1024
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 0
+
+    ks: tuple[int, ...] = ruled((10, 20, 100, 200), AT_LEAST_1)
+    temperature: float = ruled(0.07, POSITIVE)
+    headline_k: int = ruled(20, AT_LEAST_1)
+    chunk_size: int = ruled(1024, AT_LEAST_1)
+    block_mb: int = ruled(0, AT_LEAST_0, omit_default=True)
     cap_k: bool = field(default=False, metadata={"omit_default": True})
 
     #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.
@@ -95,7 +83,7 @@ class KNN:
         device = ctx.device
         ks = tuple(sorted(set(used.values())))
         scores = knn_scores(bank.features.to(device), bank.targets.to(device), test.features.to(device),
-                            ks, self.temperature, len(ctx.spec.classes), self.chunk_size)
+                            ks, self.temperature, len(ctx.spec.classes), self.chunk_size, self.block_mb)
         metric = ctx.spec.metric
         metrics = {f"{name}@k={k}": value for k, s in scores.items()
                    for name, value in {metric: score(metric, s, test.targets),

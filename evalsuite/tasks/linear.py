@@ -41,11 +41,13 @@ in the row's ``val_curve``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from evalsuite.progress import progress
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, ruled
 from evalsuite.tasks.eigenbasis import Basis
 from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.tasks.logistic import LogisticProblem
@@ -235,11 +237,15 @@ class Linear:
             class or ``random`` (ssl-transfer's plain shuffle).
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 1
+
     wd_start: float = -6.0
     wd_stop: float = 5.0
-    wd_num: int = 45
-    max_iter: int = 1000
-    grid_batch: int = 0
+    wd_num: int = ruled(45, AT_LEAST_1)
+    max_iter: int = ruled(1000, AT_LEAST_1)
+    grid_batch: int = ruled(0, AT_LEAST_0)
     tol: float = TOL
     dtype: str = "float64"
     standardize: bool = True

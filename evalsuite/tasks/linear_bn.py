@@ -27,6 +27,7 @@ from torch import nn
 
 from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import classification_loss
 from evalsuite.tasks.metrics import extra_scores, score
@@ -52,15 +53,17 @@ class LinearBN:
         init_std: the head weight's truncated-normal std (MAE / MoCo v3: 0.01).
     """
 
-    epochs: int = 90
-    warmup_epochs: int = 10
-    batch_size: int = 16384
-    base_lr: float = 0.1
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    lars_eta: float = 0.001
-    bn_eps: float = 1e-6
-    init_std: float = 0.01
+    REPORT_ORDER: ClassVar[float] = 1.5  # beside the L-BFGS linear probe
+
+    epochs: int = ruled(90, AT_LEAST_1)
+    warmup_epochs: int = ruled(10, AT_LEAST_0)
+    batch_size: int = ruled(16384, AT_LEAST_1)
+    base_lr: float = ruled(0.1, POSITIVE)
+    weight_decay: float = ruled(0.0, AT_LEAST_0)
+    momentum: float = ruled(0.9, AT_LEAST_0)
+    lars_eta: float = ruled(0.001, POSITIVE)
+    bn_eps: float = ruled(1e-6, POSITIVE)
+    init_std: float = ruled(0.01, POSITIVE)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(epochs=2, warmup_epochs=1, batch_size=8)

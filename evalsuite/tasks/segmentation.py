@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from evalsuite.features import compute_precision, loader_workers, normalize_batch
+from evalsuite.imaging import compute_precision, loader_workers, normalize_batch
 from evalsuite.preprocess import Preprocess
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, NON_DECREASING, POSITIVE, UNIT, WORKERS, ruled
 from evalsuite.segmentation.datasets import SegmentationSpec, build_segmentation_dataset
 from evalsuite.segmentation.miou import confusion, scores
 from evalsuite.segmentation.transforms import test_image, train_pair
@@ -111,19 +112,21 @@ class Segmentation:
 
     data_step: ClassVar = staticmethod(segmentation_step)
 
-    crop_size: int = 512
-    stride: int = 341
-    scale: tuple[int, int] = (2048, 512)
-    ratio_range: tuple[float, float] = (0.5, 2.0)
-    cat_max_ratio: float = 0.75
+    REPORT_ORDER: ClassVar[float] = 4.5  # the dense probe, after fine-tuning, before detection
+
+    crop_size: int = ruled(512, AT_LEAST_1)
+    stride: int = ruled(341, AT_LEAST_1)
+    scale: tuple[int, int] = ruled((2048, 512), AT_LEAST_1)
+    ratio_range: tuple[float, float] = ruled((0.5, 2.0), POSITIVE, NON_DECREASING)
+    cat_max_ratio: float = ruled(0.75, UNIT)
     flip: bool = True
-    iters: int = 40000
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_iters: int = 1500
-    warmup_ratio: float = 1e-6
-    num_workers: int = -1
+    iters: int = ruled(40000, AT_LEAST_1)
+    batch_size: int = ruled(16, AT_LEAST_1)
+    lr: float = ruled(1e-3, POSITIVE)
+    weight_decay: float = ruled(1e-4, AT_LEAST_0)
+    warmup_iters: int = ruled(1500, AT_LEAST_0)
+    warmup_ratio: float = ruled(1e-6, UNIT)
+    num_workers: int = ruled(-1, WORKERS)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(crop_size=32, stride=21, scale=(64, 32), iters=2, batch_size=2, warmup_iters=1,

@@ -5,7 +5,7 @@ facebookresearch/ijepa ``src/train.py`` ``save_checkpoint`` writes ``{'encoder',
 network is DDP-wrapped (``module.``) when trained on more than one process. Its
 ``src/models/vision_transformer.py`` has timm's naming and no class token (arch ``vit_*_gap``).
 The target (EMA) encoder is the one I-JEPA evaluates, average-pooled (paper, Sec. 3 and App. A):
-the structural search takes it by that convention (``structural.CONVENTIONS``); this adapter
+the structural search takes it by that convention (``evalsuite.checkpoint.conventions``); this adapter
 names the method and epochs.
 """
 

@@ -1,9 +1,10 @@
 """timm's training-script checkpoints: ``{'epoch', 'arch', 'state_dict', 'version', ...}``.
 
 Written by timm's ``CheckpointSaver`` (``timm/utils/checkpoint_saver.py``). timm's ResNets share
-torchvision's parameter names, so the weights are found by structure; ``state_dict_ema`` wins over
-``state_dict`` by convention, since timm's ``train.py`` validates the EMA when it keeps one.
-This adapter records timm's arch name as a hint.
+torchvision's parameter names, so the weights are found by structure; ``state_dict`` wins over
+``state_dict_ema`` by convention, as timm's own tools choose (``validate.py`` and
+``clean_checkpoint.py`` load ``state_dict`` unless given ``--use-ema``); ``--key state_dict_ema``
+takes the EMA. This adapter records timm's arch name as a hint.
 """
 
 from __future__ import annotations
