@@ -52,7 +52,8 @@ def test_unreadable_image_is_named_in_one_sentence(tmp_path, capsys, isolated_ca
     assert not list((tmp_path / "res").glob("*.json"))
     # found while decoding test/: train's features, complete and valid, stay cached; nothing half-written
     left = [p.name for p in isolated_cache.rglob("*") if p.is_file()]
-    assert len(left) == 3 and not [n for n in left if n.endswith(".tmp")]  # decoded train + its targets + features
+    # decoded train (images, targets) and its sharded features (key.json, one shard's targets and features)
+    assert len(left) == 5 and not [n for n in left if n.endswith(".tmp")]
 
 
 def test_skip_bad_images_counts_them_in_the_row(tmp_path):

@@ -290,17 +290,17 @@ def test_a_refusal_in_a_later_split_leaves_no_features_and_says_what_stays(tmp_p
     """Features of digits/test refused after digits/train's were cached in the same run: train's
     features go too (nothing of a refused backbone stays), the decoded images of both splits stay
     and the sentence names them; a second run, decoding nothing, writes nothing and says so."""
-    import evalsuite.runner as runner
+    import evalsuite.features as features_module
 
-    real = runner.check_finite_features
+    real = features_module.check_finite_features
 
-    def nan_in_test(features, where, nonfinite):
+    def nan_in_test(features, where, nonfinite, *args):
         if where.endswith("/test"):
             features = features.clone()
             features[0, 0] = float("nan")
-        real(features, where, nonfinite)
+        real(features, where, nonfinite, *args)
 
-    monkeypatch.setattr(runner, "check_finite_features", nan_in_test)
+    monkeypatch.setattr(features_module, "check_finite_features", nan_in_test)
     argv = ["eval", "random", "--arch", "resnet_tiny", "--tasks", "knn", "--results", str(tmp_path / "res"), "--quiet"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -308,10 +308,11 @@ def test_a_refusal_in_a_later_split_leaves_no_features_and_says_what_stays(tmp_p
     assert err.endswith("no row was written and no features were cached for digits; the decoded images of digits/train, "
                         "digits/test made in this run stay in the decoded-image cache (they do not depend on the backbone, "
                         "and the next evaluation of digits reuses them)")
-    assert not list((isolated_cache / "features").iterdir())  # train's, cached first, removed
+    assert not [p for p in (isolated_cache / "shards").rglob("*") if p.is_file()]  # train's, cached first, removed
     decoded = sorted((isolated_cache / "decoded").iterdir())
     assert len(decoded) == 4 and not any(p.name.startswith(".") for p in decoded)  # images + targets per split
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().endswith("; nothing was cached or written for digits")
-    assert sorted((isolated_cache / "decoded").iterdir()) == decoded and not list((isolated_cache / "features").iterdir())
+    assert sorted((isolated_cache / "decoded").iterdir()) == decoded
+    assert not [p for p in (isolated_cache / "shards").rglob("*") if p.is_file()]
     assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*.json"))

@@ -74,7 +74,7 @@ def published_block(results_dir: str | Path, baseline: str | None, fmt: str, spr
     if fmt == "json":
         raise EvalsuiteError("--published does not combine with --format json (one JSON document per call); "
                              "read the published figures from results/published/*.csv")
-    means, _ = build(read_rows(results_dir), baseline, spread)
+    means, _ = build(read_rows(results_dir, warn=False), baseline, spread)  # the leaderboard above warned
     measured = [c for c in means.columns if c != RANK and not c.startswith(DELTA)]
     grid = published_grid(load_published(), measured)
     title = {"md": f"\n## {BLOCK_TITLE}\n\n", "csv": f"\n# {BLOCK_TITLE}\n"}.get(fmt, f"\n{BLOCK_TITLE}\n")
