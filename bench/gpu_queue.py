@@ -24,6 +24,10 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
     knn       kNN at ImageNet scale: 50,000 queries against banks of 10k, 100k and 1,281,167
               synthetic 384-d rows, block sized from free GPU memory: time, GPU working memory,
               predictions against the whole-bank search up to 100k       (bench/knn_scale.py)
+    vitprobes kNN, L-BFGS linear, MAE's linear (linear_bn) and the attentive probe side by side on
+              CIFAR-10 with a random-init ViT-S/16 at 224 (tasks/vit_probes.py), seconds per task
+    segment   the dense linear probe (segmentation) with a ViT-S/16, 224 crops, 2,000 iterations at
+              batch 16 on a VOC2012-layout synthetic set (no VOC on the device): crops/s, mIoU
 
     python bench/gpu_queue.py --list            # done and pending items
     python bench/gpu_queue.py                   # on the device machine: the next items
@@ -145,6 +149,30 @@ def _render_knn(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _vitprobes_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--what", "probes", "--smoke", "--arch", "vit_tiny_patch16", "--resolution", "32", "--device", "cpu",
+                "--out", ctx["result"]]
+    return ["--what", "probes", "--dataset", f"imagefolder:{ctx['data']}/cifar10", "--arch", "vit_small_patch16",
+            "--resolution", "224", "--out", ctx["result"]]
+
+
+def _segment_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--what", "segment", "--smoke", "--arch", "vit_tiny_patch16", "--device", "cpu", "--out", ctx["result"]]
+    return ["--what", "segment", "--arch", "vit_small_patch16", "--crop", "224", "--iters", "2000", "--out", ctx["result"]]
+
+
+def _render_vitprobes(data: dict) -> str:
+    lines = ["| task | metric | value (random init) | task s | chosen | tokens |", "|" + " --- |" * 6]
+    for r in data["rows"]:
+        tokens = r.get("tokens") or {}
+        store = f"{tokens.get('store')} {tokens.get('shape')} {tokens.get('gb')} GB" if tokens else "-"
+        lines.append(f"| {r['task']} | {r['metric']} | {100 * r['value']:.2f} | {r['task_s']} | {r.get('chosen')} | {store} |")
+    extra = f"; {data['crops_per_s']} training crops/s over the whole run" if "crops_per_s" in data else ""
+    return "\n".join(lines) + f"\n\nWall {data['wall_s']} s{extra}."
+
+
 def _render_probe(data: dict) -> str:
     lines = [f"Device: {data['device']}; {data.get('grid', 45)} penalties.", "",
              "| features | evalsuite sweep s (iterations) | scikit-learn default s | speed-up | "
@@ -244,6 +272,10 @@ ITEMS = [
     Item("eval", "Evaluation speed (batched L-BFGS)", "eval_speed.py", 150, _eval_args, _render_eval, "result.json"),
     Item("probe", "Linear-probe race against scikit-learn", "eval_speed.py", 480, _probe_args, _render_probe, "result.json"),
     Item("knn", "kNN at ImageNet scale (1.28M-row bank)", "knn_scale.py", 240, _knn_args, _render_knn, "result.json"),
+    Item("vitprobes", "kNN, linear, MAE-linear and attentive probes, ViT-S/16 at 224, CIFAR-10", "vit_probes.py", 420,
+         _vitprobes_args, _render_vitprobes, "result.json"),
+    Item("segment", "Dense linear probe (segmentation), ViT-S/16, 224 crops", "vit_probes.py", 300, _segment_args,
+         _render_vitprobes, "result.json"),
 ]
 
 

@@ -36,6 +36,7 @@ from evalsuite.preprocess import IMAGENET, Preprocess
 from evalsuite.progress import progress
 from evalsuite.rules import AT_LEAST_1, WORKERS, ruled
 from evalsuite.tasks.base import EvalContext, Prepared, Session
+from evalsuite.tokens import ImageSource
 
 #: Decoded arrays up to this size are copied to the GPU whole rather than batch by batch.
 MAX_DEVICE_BYTES = 2 << 30
@@ -163,7 +164,9 @@ def _feature_fn(session: Session, spec):
 
     record = {"normalize": preprocess.normalize, "mean": list(stats[0]), "std": list(stats[1]),
               "resize": preprocess.resize, "resolution_from": resolution_source}
-    return features, transform_id, record
+    images = ImageSource(transform, transform_id, stats, lambda split: _key(session, spec, split, transform_id, settings),
+                         cache.top, settings.batch_size, settings.num_workers, session.quiet)  # for the token probes
+    return features, transform_id, record, images
 
 
 @dataclass
@@ -190,16 +193,22 @@ def left_behind(dataset: str, decoded: list[str]) -> str:
             f"backbone, and the next evaluation of {dataset} reuses them)")
 
 
+def _key(session: Session, spec, split: str, transform_id: str, settings: FeatureSettings) -> FeatureKey:
+    """The cache key of one split's features."""
+    model, info, dataset = session.model, session.info, spec.splits[split]
+    # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
+    mode = getattr(model, "feature_mode", None)
+    arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
+    return FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
+                      compute_precision(session.device), spec.label_protocol, settings.storage)
+
+
 def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
                     settings: FeatureSettings, run: _RunWrites) -> tuple[torch.Tensor, torch.Tensor]:
     """One split's features: from the cache, else extracted into it from where a killed run stopped."""
     model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
     dataset = spec.splits[split]
-    # A ViT's feature mode changes what the same weights give, so it is part of the key (ResNets: none).
-    mode = getattr(model, "feature_mode", None)
-    arch_key = info.arch if mode is None else f"{info.arch}[{mode}]"
-    key = FeatureKey(info.sha256, arch_key, spec.name, split, transform_id, len(dataset), source_of(dataset),
-                     compute_precision(session.device), spec.label_protocol, settings.storage)
+    key = _key(session, spec, split, transform_id, settings)
     where = f"{spec.name}/{split}"
     got = cache.get(key)
     if got is None:
@@ -235,10 +244,10 @@ def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
     spec.check_classification()
-    feature_fn, transform_id, preprocess = _feature_fn(session, spec)
+    feature_fn, transform_id, preprocess, images = _feature_fn(session, spec)
 
     def context(seed: int) -> EvalContext:
-        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
+        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, images=images,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
     mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id

@@ -27,6 +27,7 @@ from evalsuite.features import feature_step
 from evalsuite.runner import EvalRequest, data_step, evaluate
 from test_detection import write_voc
 from tests.fixtures import datasets as fx
+from tests.fixtures import segmentation as fx_seg
 from tests.fixtures import imagenet as imagenet_fx
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
@@ -49,6 +50,7 @@ def colour_folder(root: Path, n_train: int = 8, n_test: int = 4, size: int = 16)
 STEP_DATA = {
     "feature_step": ("resnet_tiny", lambda tmp: f"imagefolder:{colour_folder(tmp / 'colours')}"),
     "detection_step": ("resnet18", lambda tmp: f"voc:{write_voc(tmp / 'VOCsynth')}"),
+    "segmentation_step": ("resnet_tiny", lambda tmp: f"voc2012seg:{fx_seg.write_voc_seg(tmp / 'voc')}"),
 }
 
 
@@ -75,7 +77,7 @@ def test_every_task_runs_on_its_data_step_and_writes_one_row(name, tmp_path, one
     assert not row["metrics"] or row["metrics"][row["metric"]] == row["value"]
     fields = dataclasses.fields(cls)  # an ``omit_default`` field is in the row only when set (tasks/base.settings_of)
     assert {f.name for f in fields if not f.metadata.get("omit_default")} <= set(row["settings"]) <= {f.name for f in fields}
-    extra = {k: row[k] for k in ("transform", "precision") if k in row}
+    extra = {k: row[k] for k in ("transform", "precision", "label_protocol") if k in row}
     if name == "detection":  # the row states detection's own resize; the id hashes the old name (tasks/detection.py)
         from evalsuite.tasks.detection import LEGACY_ID_TRANSFORM, TRANSFORM
 

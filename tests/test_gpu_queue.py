@@ -40,9 +40,26 @@ def test_queue_order_and_sizes():
     queue = _queue()
     ids = [i.id for i in queue["ITEMS"]]
     # every registered self-supervised method has its item: a new method joins the queue by registering
-    assert ids == ["speed", "compile", "byol", "nnclr", "simclr", "simsiam", "collapse", "eval", "probe", "knn"]
+    assert ids == ["speed", "compile", "byol", "nnclr", "simclr", "simsiam", "collapse", "eval", "probe", "knn",
+                   "vitprobes", "segment"]
     assert queue["METHODS"] == self_supervised()
     assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
+
+
+def test_vit_probe_items_render_their_rows():
+    """The two probe items (bench/vit_probes.py, checked with --smoke by hand: its tasks' own tests
+    cover the code) render each task's figure, seconds and token store."""
+    queue = _queue()
+    items = {i.id: i for i in queue["ITEMS"]}
+    data = {"rows": [{"task": "attentive", "metric": "top1", "value": 0.5, "task_s": 3.0, "chosen": {"lr": 1e-3},
+                      "tokens": {"store": "cached fp16", "shape": [197, 384], "gb": 8.4}},
+                     {"task": "knn", "metric": "top1@k=20", "value": 0.25, "task_s": 1.0, "chosen": {}, "tokens": None}],
+            "wall_s": 9.0}
+    text = items["vitprobes"].render(data)
+    assert "| attentive | top1 | 50.00 | 3.0 |" in text and "cached fp16 [197, 384] 8.4 GB" in text
+    assert "crops/s" in items["segment"].render({**data, "crops_per_s": 12.5})
+    args = items["segment"].args({"result": "r.json", "data": "d"}, False)
+    assert args[args.index("--arch") + 1] == "vit_small_patch16" and args[args.index("--crop") + 1] == "224"
 
 
 def test_probe_race_smoke_row(tmp_path, one_thread):

@@ -70,6 +70,7 @@ class EvalContext(TaskContext):
 
     spec: DatasetSpec
     feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    images: Any = None  # the split's transform and cache key (evalsuite.tokens.ImageSource), for token probes
     _features: dict = field(default_factory=dict)
 
     def features(self, split: str) -> Split:
