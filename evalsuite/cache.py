@@ -165,12 +165,16 @@ class ShardWriter:
         folder: the entry's folder; key: its ``FeatureKey`` (``size`` images in all).
         shard_images: images per shard written from here on.
         create: make the folder and its ``key.json`` (False: only read what is there).
+        span: the images [start, stop) this writer fills (one process's part of a split extracted
+            across processes, ``evalsuite.features``); ``done`` then counts from ``start``.
     """
 
-    def __init__(self, folder: Path, key: FeatureKey, shard_images: int = SHARD_IMAGES, create: bool = True) -> None:
+    def __init__(self, folder: Path, key: FeatureKey, shard_images: int = SHARD_IMAGES, create: bool = True,
+                 span: tuple[int, int] | None = None) -> None:
         self.folder, self.key, self.shard_images = folder, key, shard_images
         self.total, self.dtype = key.size, np.dtype(key.storage)
-        self.done = self._complete() if self._key_matches() else 0
+        self.start, self.stop = span or (0, key.size)
+        self.done = self._complete() if self._key_matches() else self.start
         self._features: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
         if create:
@@ -186,11 +190,11 @@ class ShardWriter:
         except (OSError, ValueError):
             return False
 
-    def spans(self) -> list[tuple[int, int]]:
-        """The complete shards' image ranges, in order, as far as they run on from 0 without a gap."""
+    def spans(self, at: int = 0) -> list[tuple[int, int]]:
+        """The complete shards' image ranges, in order, as far as they run on from ``at`` without a gap."""
         found = sorted(s for p in self.folder.glob("*.features.npy") if (s := _span(p.name)) is not None
                        and (self.folder / p.name.replace(".features.", ".targets.")).is_file())
-        spans, at = [], 0
+        spans = []
         for start, stop in found:
             if start == at and stop > start:
                 spans.append((start, stop))
@@ -198,15 +202,15 @@ class ShardWriter:
         return spans
 
     def _complete(self) -> int:
-        spans = self.spans() if self.folder.is_dir() else []
-        return spans[-1][1] if spans else 0
+        spans = [(a, b) for a, b in self.spans(self.start) if b <= self.stop] if self.folder.is_dir() else []
+        return spans[-1][1] if spans else self.start
 
     def add(self, features: torch.Tensor, targets: torch.Tensor) -> None:
         """Features (B, D) and targets (B, ...) of the next B images; every full shard is written."""
         self._features.append(features.cpu())
         self._targets.append(targets.cpu())
         buffered = sum(len(f) for f in self._features)
-        while buffered and (buffered >= self.shard_images or self.done + buffered >= self.total):
+        while buffered and (buffered >= self.shard_images or self.done + buffered >= self.stop):
             feats, targs = torch.cat(self._features), torch.cat(self._targets)
             n = min(self.shard_images, len(feats))
             self._write(feats[:n], targs[:n])

@@ -20,6 +20,13 @@ from torch import nn
 
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, random_holdout, stratified_holdout
 
+#: How a task runs under ``--launcher`` (its ``processes`` class attribute). ``"all"``: every process
+#: runs it and they work as one (detection's DDP, linear_multi's data-parallel heads). ``"first"``:
+#: every process extracts its part of each split's features into the cache
+#: (``evalsuite.features``), then the first process runs the task on all of them, as DINO's
+#: ``eval_knn.py`` scores on rank 0 after gathering. A task without it is refused (finetune).
+PROCESSES = ("all", "first")
+
 #: How a validation split is drawn from train when the dataset has no official one.
 VAL_DRAWS = ("stratified", "random")
 

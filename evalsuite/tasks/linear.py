@@ -41,6 +41,7 @@ in the row's ``val_curve``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -235,6 +236,7 @@ class Linear:
             class or ``random`` (ssl-transfer's plain shuffle).
     """
 
+    processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
     wd_start: float = -6.0
     wd_stop: float = 5.0
     wd_num: int = 45
