@@ -251,16 +251,16 @@ def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
     feature_fn, transform_id, preprocess = _feature_fn(session, spec)
+    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
 
     if world()[1] > 1:  # every process takes its part now: the first alone asks for features later
         for split in spec.splits:
             feature_fn(split, load=False)
 
     def context(seed: int) -> EvalContext:
-        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn,
+        return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, feature_mode=mode,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
-    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
     vit = {"feature_mode": mode} if mode else {}
     # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
     # id, so its new rows never share a cell with the old; the others' ids stay as they were

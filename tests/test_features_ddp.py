@@ -18,8 +18,9 @@ from evalsuite.cli import main
 from evalsuite.cache import FeatureKey, ShardWriter
 from evalsuite.launch import rank_span
 
-OPTIONS = ["features.shard_images=100", "knn.ks=[5,10]", "knn.headline_k=10", "linear.wd_num=3"]
-ARGS = ["random", "--arch", "resnet_tiny", "--datasets", "digits", "--tasks", "knn,linear", "--device", "cpu",
+OPTIONS = ["features.shard_images=100", "knn.ks=[5,10]", "knn.headline_k=10", "linear.wd_num=3",
+           "linear_multi.learning_rates=[0.01,1.0]", "linear_multi.epochs=2", "linear_multi.batch_size=64"]
+ARGS = ["random", "--arch", "resnet_tiny", "--datasets", "digits", "--tasks", "knn,linear,linear_multi", "--device", "cpu",
         "--quiet", "--cfg-options", *OPTIONS]
 
 
@@ -65,8 +66,15 @@ def test_two_processes_give_the_features_and_rows_of_one(tmp_path, one_thread):
     assert (next((tmp_path / "c2" / "shards").glob(f"*/{rank_span(1257, 1, 2)[0]:010d}-0000000728.features.npy")))
 
     rows1, rows2 = _rows(tmp_path / "r1"), _rows(tmp_path / "r2")
-    assert sorted(rows1) == sorted(rows2) == ["knn", "linear"]
-    assert len(list((tmp_path / "r2").rglob("*.json"))) == 2  # the first process alone wrote
+    assert sorted(rows1) == sorted(rows2) == ["knn", "linear", "linear_multi"]
+    assert len(list((tmp_path / "r2").rglob("*.json"))) == 3  # the first process alone wrote
+    # linear_multi is data-parallel: each process half of every batch, gradients summed; the same
+    # steps up to the order of float additions, so the same head wins and scores within one image
+    multi1, multi2 = rows1.pop("linear_multi"), rows2.pop("linear_multi")
+    assert multi2["extra"]["processes"] == 2 and multi1["extra"]["processes"] == 1
+    assert multi1["chosen"] == multi2["chosen"] and abs(multi1["value"] - multi2["value"]) <= 1 / 540
+    for a, b in zip(multi1["extra"]["val_curve"], multi2["extra"]["val_curve"]):
+        assert abs(a["val"] - b["val"]) <= 1 / 252
     for task, row in rows1.items():
         other = rows2[task]
         assert (row["value"], row["metrics"], row["chosen"], row["protocol_id"]) == \

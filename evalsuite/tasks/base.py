@@ -77,6 +77,7 @@ class EvalContext(TaskContext):
 
     spec: DatasetSpec
     feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    feature_mode: str | None = None  # a ViT's feature mode (evalsuite.archs.vit); None: one way to pool
     _features: dict = field(default_factory=dict)
 
     def features(self, split: str) -> Split:
