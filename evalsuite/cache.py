@@ -164,7 +164,9 @@ class ShardWriter:
     Args:
         folder: the entry's folder; key: its ``FeatureKey`` (``size`` images in all).
         shard_images: images per shard written from here on.
-        create: make the folder and its ``key.json`` (False: only read what is there).
+        create: writing: clear the shards of a damaged or foreign entry; the first shard writes
+            ``key.json`` (False: only read what is there). Processes writing one entry at once
+            write the same shards, each file replaced atomically.
         span: the images [start, stop) this writer fills (one process's part of a split extracted
             across processes, ``evalsuite.features``); ``done`` then counts from ``start``.
     """
@@ -179,10 +181,9 @@ class ShardWriter:
         self._targets: list[torch.Tensor] = []
         if create:
             reclaim_temp(folder)
-            if not self._key_matches():  # a damaged or foreign entry: start it afresh
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True, exist_ok=True)
-                write_text(folder / "key.json", json.dumps(key.fields(), sort_keys=True))
+            if (folder / "key.json").exists() and not self._key_matches():  # damaged or foreign: start afresh
+                for stale in folder.glob("*.npy"):
+                    stale.unlink(missing_ok=True)
 
     def _key_matches(self) -> bool:
         try:
@@ -218,6 +219,9 @@ class ShardWriter:
             buffered -= n
 
     def _write(self, features: torch.Tensor, targets: torch.Tensor) -> None:
+        if self.done == self.start:  # this writer's first shard (processes' identical writes are atomic)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text(self.folder / "key.json", json.dumps(self.key.fields(), sort_keys=True))
         name = f"{self.done:010d}-{self.done + len(features):010d}"
         with atomic_path(self.folder / f"{name}.targets.npy") as tmp, open(tmp, "wb") as f:
             np.save(f, targets.numpy())

@@ -35,6 +35,7 @@ from evalsuite.imaging import (
 from evalsuite.launch import all_true, barrier, rank_span, world
 from evalsuite.preprocess import IMAGENET, Preprocess
 from evalsuite.progress import progress
+from evalsuite.rules import AT_LEAST_1, WORKERS, ruled
 from evalsuite.tasks.base import EvalContext, Prepared, Session
 
 #: Decoded arrays up to this size are copied to the GPU whole rather than batch by batch.
@@ -56,15 +57,15 @@ class FeatureSettings:
         shard_images: images per cache shard, what a killed extraction may have to redo.
     """
 
-    batch_size: int = 256
-    num_workers: int = -1
+    batch_size: int = ruled(256, AT_LEAST_1)
+    num_workers: int = ruled(-1, WORKERS)
     mode: str | None = None
     normalize: str | bool = "imagenet"
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     resize: str | int = "auto"
     storage: str = "float32"
-    shard_images: int = SHARD_IMAGES
+    shard_images: int = ruled(SHARD_IMAGES, AT_LEAST_1)
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE:

@@ -50,6 +50,36 @@ def protocol_id(task: str, settings: dict, dataset: str, extra: dict | None = No
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+def checkpoint_record(info, label: str) -> dict:
+    """The row's ``checkpoint``: a ``LoadedCheckpoint`` (``evalsuite.checkpoint``) under ``label``."""
+    meta = info.meta
+    return {
+        "label": label, "path": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch,
+        "method": meta.get("method"), "epochs": meta.get("epochs"), "dataset": meta.get("dataset"),
+        "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
+        "meta": meta,
+    }
+
+
+def make_row(*, checkpoint: dict, task: str, spec, seed: int, out, settings: dict, protocol: dict,
+             skipped: dict, pid: str, timings: dict, device: str) -> dict:
+    """One result row (schema ``SCHEMA_VERSION``): what was evaluated (``checkpoint``, ``task``,
+    ``dataset``, ``seed``), what it scored (a task's ``TaskOutput``: ``metric``, ``value``,
+    ``metrics``, ``chosen``, ``extra``), under which protocol (the task's ``settings``, the data
+    step's ``protocol`` keys, the ``split``, their hash ``protocol_id``), and how it ran."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "checkpoint": checkpoint,
+        "task": task, "dataset": spec.name, "seed": seed,
+        "metric": out.metric, "value": out.value, "metrics": out.metrics,
+        "settings": settings, "chosen": out.chosen, "extra": out.extra,
+        **protocol, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
+        "protocol_id": pid,
+        "timings": timings,
+        "versions": versions(), "device": device, "time": now(),
+    }
+
+
 def versions() -> dict:
     import sklearn
     import torch

@@ -6,7 +6,6 @@ checkpoint -> backbone (loaded once) -> features per (dataset, split) (cached) -
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,18 +17,17 @@ from torch import nn
 
 from evalsuite.archs.vit import apply_feature_mode
 from evalsuite.checkpoint import LoadedCheckpoint, load_backbone
-from evalsuite.errors import EvalsuiteError
 from evalsuite.cache import FeatureCache
+from evalsuite.errors import EvalsuiteError
 from evalsuite.features import feature_step
 from evalsuite.imaging import compute_precision
-from evalsuite.preprocess import Preprocess
 from evalsuite.launch import check_launcher, init_distributed, local_device, world
 from evalsuite.paths import cache_root, check_outputs
 from evalsuite.registry import TASKS, get
 from evalsuite.resources import find_recipe
-from evalsuite.results import SCHEMA_VERSION, default_results_dir, now, protocol_id, row_path, versions, write_row
+from evalsuite.results import checkpoint_record, default_results_dir, make_row, protocol_id, row_path, write_row
 from evalsuite.schema import check_parses, check_suite
-from evalsuite.tasks.base import PROCESSES, DataStep, Session, settings_of
+from evalsuite.tasks.base import PROCESSES, DataStep, Prepared, Session, settings_of
 
 DEFAULT_SUITE = "default"  # a shipped suite (evalsuite.resources): tasks/default.py
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout's root, in a checkout only
@@ -89,11 +87,7 @@ def load_suite(path: str | None, cfg_options: dict) -> Config:
 def build_task(name: str, cfg: Config):
     """Instantiate the task named ``name`` from the suite's ``name=dict(type=..., ...)`` entry."""
     entry = copy.deepcopy(dict(cfg.get(name, {"type": name})))
-    cls = get(TASKS, entry.pop("type", name))
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(entry) - valid)
-    if unknown:
-        raise EvalsuiteError(f"task {name!r} has no setting {unknown[0]!r}; valid settings are: {', '.join(sorted(valid))}")
+    cls = get(TASKS, entry.pop("type", name))  # its keys and values were checked with the suite (load_suite)
     entry = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
     try:
         return cls(**entry)
@@ -123,16 +117,6 @@ def default_label(info: LoadedCheckpoint) -> str:
 def file_id(info: LoadedCheckpoint) -> str:
     """The checkpoint file's sha256 prefix, part of each row's identity (random init has no file)."""
     return "" if info.format == "random" else info.sha256[:12]
-
-
-def checkpoint_record(info: LoadedCheckpoint, label: str) -> dict:
-    meta = info.meta
-    return {
-        "label": label, "path": info.path, "sha256": info.sha256, "format": info.format, "arch": info.arch,
-        "method": meta.get("method"), "epochs": meta.get("epochs"), "dataset": meta.get("dataset"),
-        "kind": meta.get("kind", "random" if info.format == "random" else "ssl"),
-        "meta": meta,
-    }
 
 
 def data_step(tasks: dict) -> DataStep:
@@ -173,69 +157,90 @@ def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> 
     return local_device(device.type == "cuda")
 
 
+@dataclass
+class Plan:
+    """What one ``evaluate`` call will do, every setting already checked: the suite, its tasks and
+    their data step, the datasets, seeds and this process's device and rank."""
+
+    cfg: Config
+    tasks: dict
+    step: DataStep
+    datasets: list[str]
+    seeds: list[int]
+    device: torch.device
+    rank: int
+
+
+def make_plan(req: EvalRequest) -> Plan:
+    """Everything that can be wrong with the request, found before the checkpoint is read."""
+    cfg = load_suite(req.suite, req.cfg_options)  # every key and value of the suite, preprocessing included
+    tasks = {name: build_task(name, cfg) for name in req.tasks or list(cfg.get("tasks", ["knn", "linear"]))}
+    step = data_step(tasks)
+    device = _distributed_device(req, tasks, resolve_device(req.device))
+    seeds = _seeds(req, cfg)
+    check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
+    return Plan(cfg, tasks, step, req.datasets or list(cfg.get("datasets", ["digits"])), seeds, device, world()[0])
+
+
+def open_session(req: EvalRequest, plan: Plan, loaded: tuple[nn.Module, LoadedCheckpoint] | None) -> Session:
+    """The backbone (``loaded``, else read from ``req.checkpoint``) and what every dataset shares."""
+    model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=plan.seeds[0],
+                                          key=req.key, allow_nonfinite=req.allow_nonfinite)
+    features = dict(plan.cfg.get("features", {}))
+    apply_feature_mode(model, features.get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
+    work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
+    return Session(model=model, info=info, device=plan.device, data_root=req.data_root, download=req.download,
+                   work_dir=str(work_dir), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
+                   features=features, skip_bad_images=req.skip_bad_images)
+
+
+def run_task(task_name: str, task, prepared: Prepared, seed: int, session: Session, label: str,
+             pid: str, protocol: dict, skipped: dict) -> dict:
+    """One (dataset, task, seed): run the task on a fresh context and make its row."""
+    ctx = prepared.context(seed)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    out = task.run(ctx)
+    timings = {**ctx.timings, "task_s": round(time.perf_counter() - start, 3)}
+    return make_row(checkpoint=checkpoint_record(session.info, label), task=task_name, spec=prepared.spec, seed=seed,
+                    out=out, settings=settings_of(task), protocol=protocol, skipped=skipped, pid=pid,
+                    timings=timings, device=str(session.device))
+
+
 def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None = None,
              rows: list[dict] | None = None) -> list[Path]:
     """Run every (dataset, task, seed) of the request; return the result files written.
 
     ``loaded``: a backbone already in memory (the Python API's ``evaluate(module)``) instead of
     ``req.checkpoint``. ``rows``: collects every row. ``req.results_dir=None`` writes no file."""
-    cfg = load_suite(req.suite, req.cfg_options)
-    task_names = req.tasks or list(cfg.get("tasks", ["knn", "linear"]))
-    dataset_names = req.datasets or list(cfg.get("datasets", ["digits"]))
-    tasks = {name: build_task(name, cfg) for name in task_names}  # fail on a bad task before any work
-    step = data_step(tasks)
-    Preprocess.from_cfg(dict(cfg.get("features", {})))  # a bad preprocessing setting, before any work
-    device = _distributed_device(req, tasks, resolve_device(req.device))
-    rank = world()[0]
-    seeds = _seeds(req, cfg)
-    check_outputs(req.results_dir, req.cache_dir)  # before any work (``evalsuite eval`` checked already)
-    model, info = loaded or load_backbone(req.checkpoint, req.arch, req.trust_checkpoint, seed=seeds[0], key=req.key,
-                                          allow_nonfinite=req.allow_nonfinite)
-    apply_feature_mode(model, cfg.get("features", {}).get("mode"))  # ViTs: cls, avgpool, cls+avgpool, cls_last4
-    label = req.name or default_label(info)
-    work_dir = Path(req.results_dir) / ".work" if req.results_dir else cache_root(req.cache_dir) / "work"
-    session = Session(model=model, info=info, device=device, data_root=req.data_root, download=req.download,
-                      work_dir=str(work_dir), quiet=req.quiet, cache=FeatureCache(req.cache_dir),
-                      features=dict(cfg.get("features", {})), skip_bad_images=req.skip_bad_images)
+    plan = make_plan(req)
+    session = open_session(req, plan, loaded)
+    label = req.name or default_label(session.info)
     # bf16 on a GPU, fp32 on a CPU: part of every row's protocol, so the two never share a cell
-    precision = {"precision": compute_precision(device)}
+    precision = {"precision": compute_precision(plan.device)}
     written = []
-    for dataset_name in dataset_names:
-        prepared = step(dataset_name, session)
+    for dataset_name in plan.datasets:
+        prepared = plan.step(dataset_name, session)
         spec = prepared.spec
-        for seed in seeds:
-            for task_name, task in tasks.items():
-                settings = settings_of(task)
-                skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
-                ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
-                pid = protocol_id(task_name, settings, spec.name, ids)
-                path = row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(info)) if req.results_dir else None
+        skipped = {"skipped_images": spec.skipped_images} if getattr(spec, "skipped_images", None) else {}
+        ids = {**(prepared.id_protocol or prepared.protocol), **precision, **skipped}  # skipped images: other data
+        for seed in plan.seeds:
+            for task_name, task in plan.tasks.items():
+                pid = protocol_id(task_name, settings_of(task), spec.name, ids)
+                path = (row_path(req.results_dir, label, task_name, spec.name, seed, pid, file_id(session.info))
+                        if req.results_dir else None)
                 if req.skip_existing and path and path.exists():
                     continue
-                if rank != 0 and getattr(task, "processes", "all") == "first":
+                if plan.rank != 0 and getattr(task, "processes", "all") == "first":
                     continue  # its features are in the cache; the first process runs the task on them
-                ctx = prepared.context(seed)
-                torch.manual_seed(seed)
-                start = time.perf_counter()
-                out = task.run(ctx)
-                task_s = time.perf_counter() - start
-                row = {
-                    "schema_version": SCHEMA_VERSION,
-                    "checkpoint": checkpoint_record(info, label),
-                    "task": task_name, "dataset": spec.name, "seed": seed,
-                    "metric": out.metric, "value": out.value, "metrics": out.metrics,
-                    "settings": settings, "chosen": out.chosen, "extra": out.extra,
-                    **prepared.protocol, **precision, "split": {"note": spec.split_note, "sizes": spec.sizes, **skipped},
-                    "protocol_id": pid,
-                    "timings": {**ctx.timings, "task_s": round(task_s, 3)},
-                    "versions": versions(), "device": str(device), "time": now(),
-                }
-                if rank != 0:  # every process trained and scored; the first one writes the row
+                row = run_task(task_name, task, prepared, seed, session, label, pid,
+                               {**prepared.protocol, **precision}, skipped)
+                if plan.rank != 0:  # every process trained and scored; the first one writes the row
                     continue
                 if rows is not None:
                     rows.append(row)
                 if path:
                     written.append(write_row(path, row))
                 if not req.quiet:
-                    print(f"{label} {spec.name} {task_name} seed={seed}: {out.metric} = {out.value:.4f}", flush=True)
+                    print(f"{label} {spec.name} {task_name} seed={seed}: {row['metric']} = {row['value']:.4f}", flush=True)
     return written

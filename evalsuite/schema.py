@@ -1,5 +1,5 @@
 """Every setting checked before any work: names against the dataclasses that read them, values
-against their type hints and the rules below.
+against their type hints and the rules each field declares (``evalsuite.rules``).
 
 A suite's schema is its top level (``SUITE_KEYS``), one frozen task dataclass per task entry
 (``evalsuite.registry.TASKS``; detection is one of them) and ``features``
@@ -21,29 +21,10 @@ import typing
 from pathlib import Path
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.rules import AT_LEAST_0, Rule, broken, rules_of
 
-#: Value rules by setting name, for every dataclass field of that name (tuples: each element):
-#: (test, what is valid).
-_POS = (lambda v: v >= 1, "at least 1")
-_NONNEG = (lambda v: v >= 0, "at least 0")
-_GT0 = (lambda v: v > 0, "greater than 0")
-_UNIT = (lambda v: 0 <= v <= 1, "between 0 and 1")
-RULES: dict[str, tuple] = {
-    **dict.fromkeys(("batch_size", "eval_batch_size", "max_iter", "epochs", "chunk_size", "wd_num", "save_every",
-                     "headline_k", "ks", "shots", "min_size_train", "max_size_train", "min_size_test", "max_size_test",
-                     "roi_batch_size_per_image", "size", "checkpoint_interval", "log_interval", "steps", "knn_k",
-                     "milestones"), _POS),
-    **dict.fromkeys(("freeze_at", "warmup_iters", "precise_bn_iters", "depth", "grid_batch", "wds", "wd",
-                     "weight_decay", "momentum", "warmup_epochs", "seeds", "seed", "knn_interval", "limit",
-                     "latest_every_s"), _NONNEG),
-    **dict.fromkeys(("temperature", "lr", "lrs", "base_lr", "init_std", "lars_eta", "gamma", "pixel_std",
-                     "knn_t"), _GT0),
-    **dict.fromkeys(("fractions", "crop_scale", "warmup_factor", "flip_p", "jitter_p", "gray_p", "blur_p",
-                     "solarize_p"), _UNIT),
-    "num_workers": (lambda v: v >= -1, "-1 (automatic) or at least 0"),
-}
-#: Tuple settings whose elements must increase (schedules, ranges).
-INCREASING = ("steps", "milestones", "crop_scale", "crop_ratio")
+#: Value rules of the suite's own top-level keys (a field's rules live on the field: ``evalsuite.rules``).
+SUITE_RULES = {"seeds": (AT_LEAST_0,)}
 
 
 def nearest(key: str, valid) -> str:
@@ -103,19 +84,17 @@ def _fits(value, hint, default) -> bool:
     return True  # a type this schema does not know: the consumer checks it
 
 
-def check_value(key: str, value, hint, default=None) -> None:
-    """One setting against its type hint and ``RULES``; ``key`` is its dotted name."""
+def check_value(key: str, value, hint, default=None, rules: tuple[Rule, ...] = ()) -> None:
+    """One setting against its type hint and its ``rules``; ``key`` is its dotted name."""
     if not _fits(value, hint, default):
         raise EvalsuiteError(f"setting {key}={value!r} is not {_kind(hint)}; give {_kind(hint)}"
                              + (f", e.g. {key}={_example(default)}" if default is not None else ""))
     name = key.rsplit(".", 1)[-1]
-    items = value if isinstance(value, (tuple, list)) else [value]
-    rule = RULES.get(name)
-    numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if rule and not all(rule[0](v) for v in numbers):
-        raise EvalsuiteError(f"setting {key}={value!r} is not valid; {name} must be {rule[1]}")
-    if name in INCREASING and isinstance(value, (list, tuple)) and any(b < a for a, b in zip(value, value[1:])):
+    rule = broken(value, rules)
+    if rule and rule.whole:
         raise EvalsuiteError(f"setting {key}={value!r} is not valid; the values of {name} must not decrease")
+    if rule:
+        raise EvalsuiteError(f"setting {key}={value!r} is not valid; {name} must be {rule.text}")
 
 
 def _example(default) -> str:
@@ -141,7 +120,7 @@ def check_fields(cls, entry: dict, prefix: str, extra: tuple[str, ...] = ("type"
                                  f"valid settings are: {', '.join(sorted(fields))}")
         f = fields[key]
         default = f.default if f.default is not dataclasses.MISSING else None
-        check_value(f"{prefix}.{key}", value, hints[key], default)
+        check_value(f"{prefix}.{key}", value, hints[key], default, rules_of(f))
 
 
 #: The suite's own top-level keys (besides one entry per task) and their types.
@@ -159,11 +138,12 @@ def check_suite(cfg: dict, path: str = "") -> None:
     """The whole resolved suite (file ``path`` plus --cfg-options), before any work: a key nothing
     reads (a typo would leave a setting silently unused), a wrong type, an impossible value."""
     from evalsuite.features import FeatureSettings
+    from evalsuite.preprocess import Preprocess
     from evalsuite.registry import TASKS, names
 
     for key, hint in SUITE_KEYS.items():  # first: the task list below depends on ``tasks``
         if key in cfg and key != "features":
-            check_value(key, cfg[key], hint)
+            check_value(key, cfg[key], hint, rules=SUITE_RULES.get(key, ()))
     task_keys = set(cfg.get("tasks", ()))
     task_keys |= {k for k, v in cfg.items() if isinstance(v, dict) and v.get("type") in names(TASKS)}
     task_keys |= set(cfg) & set(names(TASKS))
@@ -172,6 +152,8 @@ def check_suite(cfg: dict, path: str = "") -> None:
             continue  # a recipe's local helper (``_steps = ...``), or checked above
         if key == "features":
             check_fields(FeatureSettings, value, "features", extra=(), owner=f"suite {path!r}: features")
+            Preprocess.from_cfg(value)  # normalisation and resize: the values only it knows
+            FeatureSettings(**value)
         elif key in task_keys:
             check_fields(_task_class(key, value), value, key, owner=f"task {key!r}")
         else:
@@ -236,15 +218,26 @@ def check_recipe_options(recipe: dict, options: dict) -> None:
             if not last and not isinstance(node.get(part), dict):
                 break  # overriding inside a value that is not a dict: mmengine's merge reports it
             if last:
-                _check_recipe_value(key, value, node.get(part))
+                _check_recipe_value(key, value, node.get(part), _recipe_rules(key, section, node))
             node, section = node.get(part, {}), part
         if parts[0] == "views" and isinstance(value, list):
             for i, view in enumerate(value):
                 check_fields(ViewSpec, view, f"views[{i}]", extra=())
 
 
-def _check_recipe_value(key: str, value, current) -> None:
-    """A new value has the type of the one it replaces (an int may replace a float), and ``RULES``."""
+def _recipe_rules(key: str, section: str, node: dict) -> tuple[Rule, ...]:
+    """A recipe key's rules: a method's argument's on its class (``ARG_RULES``), the recipe's own
+    keys' beside the trainer that reads them (``RECIPE_RULES``)."""
+    from evalsuite.pretrain.trainer import RECIPE_RULES
+    from evalsuite.registry import METHODS, get
+
+    if section == "method" and "type" in node:
+        return getattr(get(METHODS, node["type"]), "ARG_RULES", {}).get(key.rsplit(".", 1)[-1], ())
+    return RECIPE_RULES.get(key, ())
+
+
+def _check_recipe_value(key: str, value, current, rules: tuple[Rule, ...] = ()) -> None:
+    """A new value has the type of the one it replaces (an int may replace a float), and its rules."""
     if key == "compile":  # False, True, or a torch.compile mode of the fast step
         from evalsuite.pretrain.fast_step import COMPILE_MODES
 
@@ -257,4 +250,4 @@ def _check_recipe_value(key: str, value, current) -> None:
     hint = type(current)
     if isinstance(current, (list, tuple)):
         hint = list[type(current[0])] if current and not isinstance(current[0], (int, float)) else list
-    check_value(key, value, float if hint is float else hint, current)
+    check_value(key, value, float if hint is float else hint, current, rules)

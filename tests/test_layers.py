@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalsuite"
 LAYERS = [
     ("evalsuite.errors", 0), ("evalsuite.atomic", 0), ("evalsuite.paths", 0), ("evalsuite.progress", 0),
     ("evalsuite.launch", 0), ("evalsuite.resources", 0), ("evalsuite.registry", 0), ("evalsuite.lars", 0),
-    ("evalsuite.stats", 0), ("evalsuite.tabular", 0),
+    ("evalsuite.stats", 0), ("evalsuite.tabular", 0), ("evalsuite.rules", 0),
     ("evalsuite.preprocess", 1), ("evalsuite.datasets", 1), ("evalsuite.archs", 1), ("evalsuite.checkpoint", 1),
     ("evalsuite.imaging", 2), ("evalsuite.cache", 2), ("evalsuite.neighbours", 2),
     ("evalsuite.pretrain", 3), ("evalsuite.tasks", 3), ("evalsuite.detection", 3), ("evalsuite.features", 3),

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from evalsuite.imaging import channel_stats  # ImageNet channel statistics, the same as evaluation
+from evalsuite.rules import AT_LEAST_1, NON_DECREASING, UNIT, ruled
 
 #: Blur sigma range and kernel size of 10% of the image side (SimCLR, App. A).
 BLUR_SIGMA = (0.1, 2.0)
@@ -49,15 +50,15 @@ def _const(name: str, device: torch.device, dtype: torch.dtype = torch.float32) 
 class ViewSpec:
     """Augmentation parameters of one view (see the module docstring for each paper's values)."""
 
-    size: int = 32
-    crop_scale: tuple[float, float] = (0.2, 1.0)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    flip_p: float = 0.5
+    size: int = ruled(32, AT_LEAST_1)
+    crop_scale: tuple[float, float] = ruled((0.2, 1.0), UNIT, NON_DECREASING)
+    crop_ratio: tuple[float, float] = ruled((3 / 4, 4 / 3), NON_DECREASING)
+    flip_p: float = ruled(0.5, UNIT)
     jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)
-    jitter_p: float = 0.8
-    gray_p: float = 0.2
-    blur_p: float = 0.0
-    solarize_p: float = 0.0
+    jitter_p: float = ruled(0.8, UNIT)
+    gray_p: float = ruled(0.2, UNIT)
+    blur_p: float = ruled(0.0, UNIT)
+    solarize_p: float = ruled(0.0, UNIT)
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator, device) -> torch.Tensor:

@@ -20,6 +20,7 @@ from evalsuite.pretrain.dist import gather_no_grad
 from evalsuite.pretrain.heads import mlp
 from evalsuite.pretrain.losses import collapse_std, info_nce
 from evalsuite.registry import METHODS
+from evalsuite.rules import POSITIVE
 
 
 @METHODS.register_module("nnclr")
@@ -29,6 +30,9 @@ class NNCLR(PretrainModel):
         queue_size: support-set size (98,304 on ImageNet, Sec. 4.3).
         temperature: tau (0.1, Sec. 4.1).
     """
+
+    #: Value rules of the constructor's arguments, checked on ``--cfg-options method.KEY=...`` (``evalsuite.schema``).
+    ARG_RULES = {"temperature": (POSITIVE,)}
 
     def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
                  proj_dims: tuple = (2048, 2048, 256),

@@ -15,6 +15,7 @@ from evalsuite.pretrain.base import PretrainModel
 from evalsuite.pretrain.heads import mlp
 from evalsuite.pretrain.losses import collapse_std, nt_xent
 from evalsuite.registry import METHODS
+from evalsuite.rules import POSITIVE
 
 
 @METHODS.register_module("simclr")
@@ -23,6 +24,9 @@ class SimCLR(PretrainModel):
         hidden, dim: projection hidden (2048) and output (128) sizes (Sec. B.4).
         temperature: tau of NT-Xent (0.1 for large ImageNet batches, 0.5 at CIFAR scale, Sec. B.9).
     """
+
+    #: Value rules of the constructor's arguments, checked on ``--cfg-options method.KEY=...`` (``evalsuite.schema``).
+    ARG_RULES = {"temperature": (POSITIVE,)}
 
     def __init__(self, arch: str, views: list[dict] | None = None, arch_options: dict | None = None,
                  hidden: int = 2048, dim: int = 128,

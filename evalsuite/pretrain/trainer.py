@@ -39,6 +39,7 @@ from evalsuite.pretrain.resume import RollingCheckpointHook, resume_source
 from evalsuite.pretrain.syncbn import convert_sync_bn
 from evalsuite.registry import METHODS, get
 from evalsuite.resources import find_recipe
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, WORKERS
 
 #: Runs built by this process so far. mmengine keeps one logger, visualizer and message hub per
 #: experiment name and names an experiment by the second it starts, so two runs started in one
@@ -51,6 +52,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: lr = base_lr x batch / 256, the linear scaling rule (Goyal et al. 2017, Sec. 2.1), as SimSiam
 #: (Sec. 4 / App. A), SimCLR (App. B.1, LARS) and BYOL (App. C) use it.
 LR_REFERENCE_BATCH = 256
+#: Value rules of the recipe keys read here (dotted, as ``--cfg-options`` names them); a method's own
+#: arguments declare theirs on its class (``ARG_RULES``), a view's on ``ViewSpec``'s fields.
+RECIPE_RULES = {
+    **dict.fromkeys(("epochs", "batch_size", "log_interval", "checkpoint_interval", "monitor.knn_k"), (AT_LEAST_1,)),
+    **dict.fromkeys(("seed", "warmup_epochs", "latest_every_s", "data.limit", "monitor.knn_interval",
+                     "optimizer.momentum", "optimizer.weight_decay"), (AT_LEAST_0,)),
+    **dict.fromkeys(("optimizer.base_lr", "optimizer.lr", "monitor.knn_t"), (POSITIVE,)),
+    "data.num_workers": (WORKERS,),
+}
 
 
 def load_recipe(recipe: str, cfg_options: dict | None = None) -> Config:

@@ -22,6 +22,7 @@ from evalsuite.detection.data import build_detection_dataset, build_loaders
 from evalsuite.detection.spec import DetectionSpec
 from evalsuite.errors import EvalsuiteError
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, NON_DECREASING, POSITIVE, UNIT, WORKERS, ruled
 from evalsuite.tasks.base import DataStep, Prepared, Session, TaskContext, TaskOutput
 
 #: He et al. 2020, App. A.2 (the VOC recipe): multi-scale training sizes.
@@ -82,28 +83,28 @@ class Detection:
     processes: ClassVar[str] = "all"  # trains across the processes of --launcher (DDP, SyncBN)
 
     meta_arch: str = "C4"
-    depth: int = 0
+    depth: int = ruled(0, AT_LEAST_0)
     res5_extra_norm: bool = True
     norm: str = "SyncBN"
     fpn_norm: str = ""
-    freeze_at: int = 0
-    max_iter: int = 24000
-    batch_size: int = 16
-    base_lr: float = 0.02
-    steps: tuple = (18000, 22000)
-    warmup_iters: int = 100
-    warmup_factor: float = 0.001
-    weight_decay: float = 1e-4
-    min_size_train: tuple = VOC_MIN_SIZES
-    max_size_train: int = 1333
-    min_size_test: int = 800
-    max_size_test: int = 1333
+    freeze_at: int = ruled(0, AT_LEAST_0)
+    max_iter: int = ruled(24000, AT_LEAST_1)
+    batch_size: int = ruled(16, AT_LEAST_1)
+    base_lr: float = ruled(0.02, POSITIVE)
+    steps: tuple = ruled((18000, 22000), AT_LEAST_1, NON_DECREASING)
+    warmup_iters: int = ruled(100, AT_LEAST_0)
+    warmup_factor: float = ruled(0.001, UNIT)
+    weight_decay: float = ruled(1e-4, AT_LEAST_0)
+    min_size_train: tuple = ruled(VOC_MIN_SIZES, AT_LEAST_1)
+    max_size_train: int = ruled(1333, AT_LEAST_1)
+    min_size_test: int = ruled(800, AT_LEAST_1)
+    max_size_test: int = ruled(1333, AT_LEAST_1)
     pixel_mean: tuple = TORCHVISION_MEAN
-    pixel_std: tuple = TORCHVISION_STD
-    roi_batch_size_per_image: int = 512
-    precise_bn_iters: int = 200
+    pixel_std: tuple = ruled(TORCHVISION_STD, POSITIVE)
+    roi_batch_size_per_image: int = ruled(512, AT_LEAST_1)
+    precise_bn_iters: int = ruled(200, AT_LEAST_0)
     amp: bool = True
-    num_workers: int = 4
+    num_workers: int = ruled(4, WORKERS)
     deformable_conv: bool = False
     rotated_boxes: bool = False
     fast_coco_eval: bool = False

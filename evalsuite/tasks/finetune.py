@@ -30,6 +30,7 @@ from evalsuite.atomic import write_text
 from evalsuite.imaging import normalize_batch
 from evalsuite.progress import progress
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, NON_DECREASING, POSITIVE, UNIT, WORKERS, ruled
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import (
     autocast,
@@ -84,18 +85,18 @@ class Finetune:
         save_every: steps between resumable snapshots of the in-progress run.
     """
 
-    steps: int = 5000
-    batch_size: int = 64
-    lrs: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
-    wds: tuple[float, ...] = (0.0, 1e-6, 1e-5, 1e-4, 1e-3)
+    steps: int = ruled(5000, AT_LEAST_1, NON_DECREASING)
+    batch_size: int = ruled(64, AT_LEAST_1)
+    lrs: tuple[float, ...] = ruled((1e-4, 1e-3, 1e-2, 1e-1), POSITIVE)
+    wds: tuple[float, ...] = ruled((0.0, 1e-6, 1e-5, 1e-4, 1e-3), AT_LEAST_0)
     wd_over_lr: bool = True
-    momentum: float = 0.9
+    momentum: float = ruled(0.9, AT_LEAST_0)
     nesterov: bool = True
-    crop_scale: tuple[float, float] = (0.08, 1.0)
+    crop_scale: tuple[float, float] = ruled((0.08, 1.0), UNIT, NON_DECREASING)
     flip: bool = True
-    eval_batch_size: int = 256
-    num_workers: int = -1
-    save_every: int = 500
+    eval_batch_size: int = ruled(256, AT_LEAST_1)
+    num_workers: int = ruled(-1, WORKERS)
+    save_every: int = ruled(500, AT_LEAST_1)
 
     #: The smallest settings that run every code path (grid, retrain, test), for the registry-wide
     #: contract test (tests/test_contracts.py); not a protocol.

@@ -16,6 +16,7 @@ from evalsuite.datasets.base import DatasetSpec
 from evalsuite.errors import EvalsuiteError
 from evalsuite.neighbours import knn_scores
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, concat
 from evalsuite.tasks.metrics import extra_scores, score
 
@@ -32,10 +33,10 @@ class KNN:
             the whole bank and the row's metric names and ``extra.k_used`` say the k that applied.
     """
 
-    ks: tuple[int, ...] = (10, 20, 100, 200)
-    temperature: float = 0.07
-    headline_k: int = 20
-    chunk_size: int = 1024
+    ks: tuple[int, ...] = ruled((10, 20, 100, 200), AT_LEAST_1)
+    temperature: float = ruled(0.07, POSITIVE)
+    headline_k: int = ruled(20, AT_LEAST_1)
+    chunk_size: int = ruled(1024, AT_LEAST_1)
     cap_k: bool = field(default=False, metadata={"omit_default": True})
 
     #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from evalsuite.progress import progress
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, ruled
 from evalsuite.tasks.eigenbasis import Basis
 from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.tasks.logistic import LogisticProblem
@@ -239,9 +240,9 @@ class Linear:
     processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
     wd_start: float = -6.0
     wd_stop: float = 5.0
-    wd_num: int = 45
-    max_iter: int = 1000
-    grid_batch: int = 0
+    wd_num: int = ruled(45, AT_LEAST_1)
+    max_iter: int = ruled(1000, AT_LEAST_1)
+    grid_batch: int = ruled(0, AT_LEAST_0)
     tol: float = TOL
     dtype: str = "float64"
     standardize: bool = True

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from evalsuite.errors import EvalsuiteError
 from evalsuite.launch import rank_span, world
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput
 from evalsuite.tasks.metrics import score
 
@@ -145,13 +146,13 @@ class LinearMulti:
         eval_batch_size: images per scoring chunk.
     """
 
-    learning_rates: tuple[float, ...] = LEARNING_RATES
-    epochs: int = 10
-    batch_size: int = 1024
-    momentum: float = 0.9
-    init_std: float = 0.01
+    learning_rates: tuple[float, ...] = ruled(LEARNING_RATES, POSITIVE)
+    epochs: int = ruled(10, AT_LEAST_1)
+    batch_size: int = ruled(1024, AT_LEAST_1)
+    momentum: float = ruled(0.9, AT_LEAST_0)
+    init_std: float = ruled(0.01, POSITIVE)
     val_draw: str = "stratified"
-    eval_batch_size: int = 4096
+    eval_batch_size: int = ruled(4096, AT_LEAST_1)
 
     processes: ClassVar[str] = "all"  # under --launcher: data-parallel, gradients summed over processes
     #: The smallest run through every code path, for tests/test_contracts.py; not a protocol.
@@ -160,11 +161,8 @@ class LinearMulti:
     def __post_init__(self) -> None:
         if self.val_draw not in VAL_DRAWS:
             raise ValueError(f"val_draw {self.val_draw!r} is not valid; use one of: {', '.join(VAL_DRAWS)}")
-        if not self.learning_rates or not all(lr > 0 for lr in self.learning_rates):
-            raise ValueError(f"learning_rates={list(self.learning_rates)} must be one or more positive rates")
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive integer")
+        if not self.learning_rates:
+            raise ValueError("learning_rates is empty; give one or more positive rates, e.g. [0.001, 0.01]")
 
     def run(self, ctx: EvalContext) -> TaskOutput:
         spec = ctx.spec

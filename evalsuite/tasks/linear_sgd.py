@@ -26,6 +26,7 @@ from torch import nn
 from evalsuite.imaging import normalize_batch
 from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, NON_DECREASING, POSITIVE, UNIT, WORKERS, ruled
 from evalsuite.tasks.base import EvalContext, TaskOutput
 from evalsuite.tasks.finetune_data import (autocast, classification_loss, cosine, epoch_loader, evaluate_all,
                                           train_transform)
@@ -63,23 +64,23 @@ class LinearSGD:
         save_every: epochs between resumable snapshots.
     """
 
-    epochs: int = 100
-    batch_size: int = 256
+    epochs: int = ruled(100, AT_LEAST_1)
+    batch_size: int = ruled(256, AT_LEAST_1)
     optimizer: str = "sgd"
-    lr: float = 30.0
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    lr: float = ruled(30.0, POSITIVE)
+    momentum: float = ruled(0.9, AT_LEAST_0)
+    weight_decay: float = ruled(0.0, AT_LEAST_0)
     nesterov: bool = False
     schedule: str = "cosine"
-    milestones: tuple[int, ...] = (60, 80)
-    gamma: float = 0.1
-    lars_eta: float = 0.001
-    crop_scale: tuple[float, float] = (0.08, 1.0)
+    milestones: tuple[int, ...] = ruled((60, 80), AT_LEAST_1, NON_DECREASING)
+    gamma: float = ruled(0.1, POSITIVE)
+    lars_eta: float = ruled(0.001, POSITIVE)
+    crop_scale: tuple[float, float] = ruled((0.08, 1.0), UNIT, NON_DECREASING)
     flip: bool = True
-    init_std: float = 0.01
-    eval_batch_size: int = 256
-    num_workers: int = -1
-    save_every: int = 1
+    init_std: float = ruled(0.01, POSITIVE)
+    eval_batch_size: int = ruled(256, AT_LEAST_1)
+    num_workers: int = ruled(-1, WORKERS)
+    save_every: int = ruled(1, AT_LEAST_1)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first

@@ -21,6 +21,7 @@ import torch
 from evalsuite.errors import EvalsuiteError
 from evalsuite.progress import Progress
 from evalsuite.registry import TASKS
+from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, UNIT, ruled
 from evalsuite.stats import mean_ci95
 from evalsuite.tasks.base import EvalContext, Split, TaskOutput, take
 from evalsuite.tasks.linear import ProbeSettings, fit_and_score, grid_batch_for, sweep, wd_grid
@@ -74,16 +75,16 @@ class LowShot:
             once on a GPU, one at a time with warm starts on a CPU).
     """
 
-    shots: tuple[int, ...] = (1, 5, 10, 25)
-    fractions: tuple[float, ...] = (0.01, 0.1)
+    shots: tuple[int, ...] = ruled((1, 5, 10, 25), AT_LEAST_1)
+    fractions: tuple[float, ...] = ruled((0.01, 0.1), UNIT)
     draws: int = 5
     headline: str = "k=5"
-    wd: float | None = None
+    wd: float | None = ruled(None, AT_LEAST_0)
     wd_start: float = -6.0
     wd_stop: float = 5.0
-    wd_num: int = 45
-    max_iter: int = 1000
-    grid_batch: int = 0
+    wd_num: int = ruled(45, AT_LEAST_1)
+    max_iter: int = ruled(1000, AT_LEAST_1)
+    grid_batch: int = ruled(0, AT_LEAST_0)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
