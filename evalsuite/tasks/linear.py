@@ -136,7 +136,7 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: P
     basis = basis or Basis.of(x.to(settings.device), DTYPES[settings.dtype])
     problem = LogisticProblem(basis, y, wds, settings.num_classes, settings.multilabel)
     starts = [init] if isinstance(init, Fit) else list(init or [])
-    theta0 = problem.start([(f.weight.to(basis.xr), f.bias.to(basis.xr)) for f in starts])
+    theta0 = problem.start([(f.weight.to(basis.mean), f.bias.to(basis.mean)) for f in starts])
     theta, info = batched_lbfgs(problem, theta0, max_iter=settings.max_iter, tol=settings.tol,
                                 scale=problem.penalty_scale, precondition=problem.precondition)
     weight, bias = basis.from_basis(*problem.split(theta))
