@@ -21,6 +21,9 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
     eval      evaluation speed with the batched L-BFGS solver          (bench/eval_speed.py)
     probe     the linear-probe race against scikit-learn (digits pixels, 512-d and 2,048-d
               features of 10k CIFAR-10 images; issue 17's goal: >= 20x at equal accuracy)
+    linear_scale  the L-BFGS probe's memory plan at ImageNet size: synthetic 1.28M x 384 features,
+              1,000 classes, the 45-penalty batch: basis, s per evaluation, a 10-iteration fit,
+              peak memory                                              (bench/linear_scale.py)
 
     python bench/gpu_queue.py --list            # done and pending items
     python bench/gpu_queue.py                   # on the device machine: the next items
@@ -210,6 +213,26 @@ def _render_eval(data: dict) -> str:
             f"| whole `evalsuite eval` (kNN + linear, s) | {data['whole_eval_s']} |")
 
 
+def _scale_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--sizes", "2000", "--dim", "32", "--classes", "20", "--device", "cpu", "--out", ctx["result"]]
+    return ["--sizes", "1281167", "--dim", "384", "--classes", "1000", "--device", "cuda", "--iters", "10",
+            "--out", ctx["result"]]
+
+
+def _render_scale(data: dict) -> str:
+    lines = ["| rows | plan (storage, block rows, penalties side by side) | basis s | s per evaluation | "
+             "L-BFGS iterations, s | peak GiB (features GiB) |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in data["sizes"]:
+        if "error" in r:
+            lines.append(f"| {r['n']:,} | failed: {r['error']} | | | | |")
+            continue
+        p = r["plan"]
+        lines.append(f"| {r['n']:,} | {p['storage']}, {p['block_rows'] or 'all'}, {p['grid_batch'] or 1} | {r['basis_s']} | "
+                     f"{r['eval_s']} | {r['fit_iters']}, {r['fit_s']} | {r['peak_gib']} ({r['features_gib']}) |")
+    return "\n".join(lines)
+
+
 ITEMS = [
     Item("speed", "Pre-training speed split per method", "pretrain_speed.py", 480, _speed_args, _render_speed,
          "result.json"),
@@ -221,6 +244,8 @@ ITEMS = [
          _render_collapse, "work/summary.json"),
     Item("eval", "Evaluation speed (batched L-BFGS)", "eval_speed.py", 150, _eval_args, _render_eval, "result.json"),
     Item("probe", "Linear-probe race against scikit-learn", "eval_speed.py", 480, _probe_args, _render_probe, "result.json"),
+    Item("linear_scale", "L-BFGS probe at ImageNet scale (synthetic 1.28M x 384, 1,000 classes)", "linear_scale.py", 240,
+         _scale_args, _render_scale, "result.json"),
 ]
 
 

@@ -37,7 +37,7 @@ def test_smoke_run_writes_rows_and_skips_done_items(tmp_path, one_thread):
 def test_queue_order_and_sizes():
     queue = _queue()
     ids = [i.id for i in queue["ITEMS"]]
-    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval", "probe"]
+    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval", "probe", "linear_scale"]
     assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
 
 

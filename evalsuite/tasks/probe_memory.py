@@ -19,11 +19,12 @@ CPU the kernel's MemAvailable). A fit that cannot fit even at float32 storage, o
 time and ``MIN_BLOCK`` rows is refused before any work with one sentence naming what it needs and
 the alternative (``linear_multi``, whose memory does not grow with N).
 
-Worked figures (``plan`` on synthetic sizes; bench/RESULTS.md has measurements): at N = 1.28M,
-D = 384, C = 1,000 the resident features are 3.9 GB (float32 + float64) and the 45-penalty batch
-needs 8.6 GB of solver state, so an 80 GB GPU runs the whole grid at once and a 24 GB GPU about
-half of it; at D = 2,048 (a ResNet-50) the features alone are 21 GB in float32 + float64, so a
-24 GB GPU stores the rotation in float32 and solves penalties one at a time.
+Worked figures (``plan`` at N = 1.28M, C = 1,000, budget 80% of 97% of the card; measured
+parts in bench/RESULTS.md): at D = 384 (ViT-S) the resident features are 5.5 GiB (float32 +
+float64) and the 45-penalty solver state 7.7 GiB, so both a 24 GB GPU (2,671-row blocks) and an
+80 GB one (24,194-row blocks) run the whole grid at once in float64. At D = 2,048 (ResNet-50) the
+solver state of 45 penalties is 37 GiB: an 80 GB GPU runs 22 at a time; on a 24 GB GPU even the
+float32 features (19.5 GiB) leave too little, and the probe is refused in favour of linear_multi.
 """
 
 from __future__ import annotations
