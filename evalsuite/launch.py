@@ -32,7 +32,8 @@ def init_distributed(launcher: str, cuda: bool, timeout: timedelta | None = None
     if cuda:
         from mmengine.dist import init_dist
 
-        init_dist(launcher, backend="nccl", **wait)
+        # mmengine takes the timeout in seconds and makes the timedelta itself
+        init_dist(launcher, backend="nccl", **{k: int(v.total_seconds()) for k, v in wait.items()})
     elif launcher == "pytorch":  # mmengine's init_dist assumes a GPU per process; CPU runs use gloo
         torch.distributed.init_process_group(backend="gloo", **wait)
     else:

@@ -88,3 +88,19 @@ def test_rank_spans_cover_every_image_once():
             assert spans[0][0] == 0 and spans[-1][1] == size
             assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
             assert max(b - a for a, b in spans) - min(b - a for a, b in spans) <= 1
+
+
+def test_nccl_groups_get_the_evaluation_timeout_in_mmengines_units(monkeypatch):
+    """mmengine's init_dist takes seconds and builds the timedelta itself; a timedelta would fail."""
+    import datetime
+
+    import mmengine.dist.utils as mm
+
+    from evalsuite.launch import init_distributed
+    from evalsuite.runner import EVAL_TIMEOUT
+
+    calls = []
+    monkeypatch.setattr(mm, "_init_dist_slurm", lambda backend, **kw: calls.append((backend, kw)))
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    init_distributed("slurm", True, EVAL_TIMEOUT)
+    assert calls == [("nccl", {"init_backend": "torch", "timeout": datetime.timedelta(hours=24)})]
