@@ -55,11 +55,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from evalsuite.atomic import write_text  # noqa: E402
+from evalsuite.pretrain.base import self_supervised  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## GPU queue (`bench/gpu_queue.py`)"
 MARKER = re.compile(r"<!-- gpu-queue: (\w+)(?: (\{.*?\}))? -->")
-METHODS = ("simsiam", "byol", "simclr", "nnclr")
+METHODS = self_supervised()  # every registered method that learns without labels
 #: Digits at tiny size: a few steps of every code path, nothing measured.
 SMOKE_RECIPE = ["data.limit=48", "batch_size=16"]
 

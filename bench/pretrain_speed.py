@@ -39,6 +39,7 @@ from torchvision.transforms import v2 as T
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evalsuite.atomic import write_text  # noqa: E402
+from evalsuite.pretrain.base import self_supervised  # noqa: E402
 from evalsuite.cliopts import parse_cfg_options  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
 from evalsuite.preprocess import IMAGENET  # noqa: E402
@@ -46,7 +47,7 @@ from evalsuite.pretrain.augment import ViewSpec  # noqa: E402
 from evalsuite.pretrain.data import build_train_data  # noqa: E402
 from evalsuite.pretrain.trainer import build_model, build_runner, load_recipe, train  # noqa: E402
 
-METHODS = ("simsiam", "byol", "simclr", "nnclr")
+METHODS = self_supervised()  # every registered method that learns without labels
 
 
 def _sync(device: torch.device) -> None:

@@ -34,7 +34,8 @@ ARCH_GUESSERS = Registry("arch guesser")
 #: prefixes and heads included), and returns the metadata the file carries.
 FORMATS = Registry("checkpoint format")
 
-#: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``).
+#: Contract: a function ``(root, download) -> DatasetSpec`` (see ``evalsuite.datasets.base``); the
+#: datasets of the transfer suite (``tasks/transfer.py``) are tagged ``transfer`` (``tags``).
 DATASETS = Registry("dataset")
 
 #: Contract: a frozen dataclass built from recipe keywords with ``run(ctx) -> TaskOutput``
@@ -89,3 +90,16 @@ def get(registry: Registry, name: str):
 def names(registry: Registry) -> list[str]:
     load_builtins()
     return sorted(registry.module_dict)
+
+
+def tags(*labels: str):
+    """Decorator (below ``register_module``) that tags an entry, e.g. a dataset of the transfer suite."""
+    def mark(obj):
+        obj.tags = labels
+        return obj
+    return mark
+
+
+def tagged(registry: Registry, label: str) -> list[str]:
+    """The names of the entries tagged ``label``, sorted."""
+    return [n for n in names(registry) if label in getattr(registry.get(n), "tags", ())]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
+from evalsuite.pretrain.base import self_supervised
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -37,7 +39,9 @@ def test_smoke_run_writes_rows_and_skips_done_items(tmp_path, one_thread):
 def test_queue_order_and_sizes():
     queue = _queue()
     ids = [i.id for i in queue["ITEMS"]]
-    assert ids == ["speed", "compile", "simsiam", "byol", "simclr", "nnclr", "collapse", "eval", "probe", "linear_scale"]
+    # every registered self-supervised method has its item: a new method joins the queue by registering
+    assert ids == ["speed", "compile", "byol", "nnclr", "simclr", "simsiam", "collapse", "eval", "probe", "linear_scale"]
+    assert queue["METHODS"] == self_supervised()
     assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
 
 

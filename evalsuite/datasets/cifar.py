@@ -13,7 +13,7 @@ from torchvision import datasets as tvd
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.datasets.imagefolder import folder_spec
 from evalsuite.datasets.missing import dataset_files
-from evalsuite.registry import DATASETS
+from evalsuite.registry import DATASETS, tags
 
 
 def _cifar(name: str, cls, root: str, download: bool) -> DatasetSpec:
@@ -29,10 +29,12 @@ def _cifar(name: str, cls, root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("cifar10")
+@tags("transfer")
 def cifar10(root: str, download: bool) -> DatasetSpec:
     return _cifar("cifar10", tvd.CIFAR10, root, download)
 
 
 @DATASETS.register_module("cifar100")
+@tags("transfer")
 def cifar100(root: str, download: bool) -> DatasetSpec:
     return _cifar("cifar100", tvd.CIFAR100, root, download)

@@ -13,7 +13,7 @@ from torchvision import datasets as tvd
 from evalsuite.datasets.base import DatasetSpec
 from evalsuite.datasets.missing import dataset_files
 from evalsuite.errors import EvalsuiteError
-from evalsuite.registry import DATASETS
+from evalsuite.registry import DATASETS, tags
 
 #: The files torchvision's ``StanfordCars`` reads (torchvision/datasets/stanford_cars.py); its
 #: original host is gone, so torchvision cannot download it and the user places them by hand.
@@ -22,6 +22,7 @@ CARS_LAYOUT = ("stanford_cars/devkit/{cars_meta.mat,cars_train_annos.mat}, stanf
 
 
 @DATASETS.register_module("flowers102")
+@tags("transfer")
 def flowers102(root: str, download: bool) -> DatasetSpec:
     with dataset_files("flowers102", root):
         splits = {s: tvd.Flowers102(root, split=s, download=download) for s in ("train", "val", "test")}
@@ -30,6 +31,7 @@ def flowers102(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("pets")
+@tags("transfer")
 def pets(root: str, download: bool) -> DatasetSpec:
     with dataset_files("pets", root):
         splits = {
@@ -40,6 +42,7 @@ def pets(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("aircraft")
+@tags("transfer")
 def aircraft(root: str, download: bool) -> DatasetSpec:
     with dataset_files("aircraft", root):
         splits = {s: tvd.FGVCAircraft(root, split=s, annotation_level="variant", download=download) for s in ("train", "val", "test")}
@@ -48,6 +51,7 @@ def aircraft(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("cars")
+@tags("transfer")
 def cars(root: str, download: bool) -> DatasetSpec:
     try:  # present files are read even with --download, as torchvision does for every other dataset
         splits = {s: tvd.StanfordCars(root, split=s) for s in ("train", "test")}
@@ -58,6 +62,7 @@ def cars(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("food101")
+@tags("transfer")
 def food101(root: str, download: bool) -> DatasetSpec:
     with dataset_files("food101", root):
         splits = {s: tvd.Food101(root, split=s, download=download) for s in ("train", "test")}

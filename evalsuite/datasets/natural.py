@@ -21,7 +21,7 @@ from evalsuite.datasets.base import DatasetSpec, per_class_split
 from evalsuite.datasets.missing import dataset_files
 from evalsuite.datasets.verified import already_verified, record_verified
 from evalsuite.errors import EvalsuiteError
-from evalsuite.registry import DATASETS
+from evalsuite.registry import DATASETS, tags
 
 SPLIT_SEED = 0
 CALTECH_TRAIN_PER_CLASS = 30  # Kornblith et al. 2019, Sec. A.1: 30 train images per class
@@ -54,6 +54,7 @@ class _STL10Verified(tvd.STL10):
 
 
 @DATASETS.register_module("stl10")
+@tags("transfer")
 def stl10(root: str, download: bool) -> DatasetSpec:
     folder = Path(root) / tvd.STL10.base_folder
     names = [name for name, _ in tvd.STL10.train_list + tvd.STL10.test_list]
@@ -66,6 +67,7 @@ def stl10(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("dtd")
+@tags("transfer")
 def dtd(root: str, download: bool) -> DatasetSpec:
     with dataset_files("dtd", root):
         splits = {s: tvd.DTD(root, split=s, partition=1, download=download) for s in ("train", "val", "test")}
@@ -73,6 +75,7 @@ def dtd(root: str, download: bool) -> DatasetSpec:
 
 
 @DATASETS.register_module("caltech101")
+@tags("transfer")
 def caltech101(root: str, download: bool) -> DatasetSpec:
     with dataset_files("caltech101", root):
         if not download and not (Path(root) / "caltech101").is_dir():
@@ -122,6 +125,7 @@ def _sun_split(data_dir: Path, listing: Path, class_to_idx: dict[str, int]) -> F
 
 
 @DATASETS.register_module("sun397")
+@tags("transfer")
 def sun397(root: str, download: bool) -> DatasetSpec:
     with dataset_files("sun397", root):
         full = tvd.SUN397(root, download=download)

@@ -19,7 +19,7 @@ from torchvision import datasets as tvd
 
 from evalsuite.datasets.base import IGNORE, DatasetSpec
 from evalsuite.datasets.missing import dataset_files
-from evalsuite.registry import DATASETS
+from evalsuite.registry import DATASETS, tags
 
 VOC_CLASSES = [
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -59,6 +59,7 @@ class VOCMultiLabel(Dataset):
 
 
 @DATASETS.register_module("voc2007")
+@tags("transfer")
 def voc2007(root: str, download: bool) -> DatasetSpec:
     listings = Path(root) / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main"
     with dataset_files("voc2007", root):

@@ -103,3 +103,11 @@ class MethodDDP(MMDistributedDataParallel):
 
     def train_step(self, data, optim_wrapper):
         return self.module.train_step(data, optim_wrapper, wrapper=self)
+
+
+def self_supervised() -> list[str]:
+    """Every registered method that learns without labels, sorted: the benchmarks' list, so a new
+    method joins them by registering."""
+    from evalsuite.registry import METHODS, get, names
+
+    return [name for name in names(METHODS) if not get(METHODS, name).needs_labels]

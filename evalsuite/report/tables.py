@@ -36,13 +36,13 @@ class Summary:
         return self.means.attrs.get("rank_columns", [])
 
 
-#: Column groups in the order transfer tables print them: frozen-feature probes, then low-shot,
-#: fine-tuning and detection; tasks not listed follow alphabetically.
-TASK_ORDER = ("knn", "linear", "linear_sgd", "lowshot", "finetune", "detection")
+def task_order(task: str) -> tuple[float, str]:
+    """Where a task's columns stand: its class's ``REPORT_ORDER``; a task that is not registered (a
+    row of a removed task) or states none follows, alphabetically."""
+    from evalsuite.registry import TASKS, names
 
-
-def task_order(task: str) -> tuple[int, str]:
-    return (TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER), task)
+    cls = TASKS.get(task) if task in names(TASKS) else None
+    return (getattr(cls, "REPORT_ORDER", float("inf")), task)
 
 
 def checkpoint_info(rows: list[dict]) -> pd.DataFrame:

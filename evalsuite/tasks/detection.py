@@ -79,6 +79,10 @@ class Detection:
             the pure-Python build.
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 5
+
     data_step: ClassVar[DataStep] = staticmethod(detection_step)  # detection datasets, no features
     processes: ClassVar[str] = "all"  # trains across the processes of --launcher (DDP, SyncBN)
 

@@ -85,6 +85,10 @@ class Finetune:
         save_every: steps between resumable snapshots of the in-progress run.
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 4
+
     steps: int = ruled(5000, AT_LEAST_1, NON_DECREASING)
     batch_size: int = ruled(64, AT_LEAST_1)
     lrs: tuple[float, ...] = ruled((1e-4, 1e-3, 1e-2, 1e-1), POSITIVE)

@@ -33,6 +33,10 @@ class KNN:
             the whole bank and the row's metric names and ``extra.k_used`` say the k that applied.
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 0
+
     ks: tuple[int, ...] = ruled((10, 20, 100, 200), AT_LEAST_1)
     temperature: float = ruled(0.07, POSITIVE)
     headline_k: int = ruled(20, AT_LEAST_1)

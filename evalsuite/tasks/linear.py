@@ -247,6 +247,10 @@ class Linear:
     """
 
     processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 1
+
     wd_start: float = -6.0
     wd_stop: float = 5.0
     wd_num: int = ruled(45, AT_LEAST_1)

@@ -155,6 +155,8 @@ class LinearMulti:
     eval_batch_size: int = ruled(4096, AT_LEAST_1)
 
     processes: ClassVar[str] = "all"  # under --launcher: data-parallel, gradients summed over processes
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): beside the other linear probes.
+    REPORT_ORDER: ClassVar[int] = 2
     #: The smallest run through every code path, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(learning_rates=(0.01, 0.1), epochs=2, batch_size=8)
 

@@ -64,6 +64,10 @@ class LinearSGD:
         save_every: epochs between resumable snapshots.
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 2
+
     epochs: int = ruled(100, AT_LEAST_1)
     batch_size: int = ruled(256, AT_LEAST_1)
     optimizer: str = "sgd"

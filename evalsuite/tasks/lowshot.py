@@ -75,6 +75,10 @@ class LowShot:
             once on a GPU, one at a time with warm starts on a CPU).
     """
 
+    #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
+    #: then low-shot, fine-tuning and detection.
+    REPORT_ORDER: ClassVar[int] = 3
+
     shots: tuple[int, ...] = ruled((1, 5, 10, 25), AT_LEAST_1)
     fractions: tuple[float, ...] = ruled((0.01, 0.1), UNIT)
     draws: int = 5
