@@ -43,7 +43,10 @@ def test_a_blocked_fit_reaches_the_same_minimiser():
     x, y = _data(400)
     settings = ProbeSettings("top1", 5, max_iter=500)
     plain = fit_logistic(x, y, [1e-2, 1.0], settings)
-    blocked = fit_logistic(x, y, [1e-2, 1.0], settings, basis=Basis.of(x, storage=torch.float32, block_rows=100))
+    blocked = fit_logistic(x, y, [1e-2, 1.0], settings, basis=Basis.of(x, storage=torch.float32, block_rows=100),
+                           memory={"storage": "float32", "block_rows": 100})
+    assert blocked.record(1)["memory_plan"] == {"storage": "float32", "block_rows": 100}  # the row says what applied
+    assert "memory_plan" not in plain.record(1)
     assert bool(plain.info["converged"].all()) and bool(blocked.info["converged"].all())
     assert torch.allclose(plain.weight, blocked.weight, atol=1e-4) and torch.allclose(plain.bias, blocked.bias, atol=1e-4)
 

@@ -127,16 +127,15 @@ class Fit:
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: ProbeSettings,
-                 init: Fit | list[Fit] | None = None, basis: Basis | None = None) -> Fit:
+                 init: Fit | list[Fit] | None = None, basis: Basis | None = None, memory: dict | None = None) -> Fit:
     """Minimise the objective above for each of the G penalties ``wds``; x (N, D), y (N,) or (N, C) of 1 / 0 / IGNORE.
 
     The G problems (``evalsuite.tasks.logistic``) are solved together by ``batched_lbfgs`` in the
     eigenbasis of the centred features, each with its own curvature history, step size,
     preconditioner and stopping test. ``init`` is one or more warm starts (each one fit, or G),
     kept per problem only where one beats zero and the others; ``basis`` is x's, when the caller
-    already has it (a sweep builds it once).
+    already has it (a sweep builds it once), and ``memory`` the record of the plan it was built by.
     """
-    memory = None
     if basis is None:
         basis, chosen = planned_basis(x.to(settings.device), settings.num_classes, len(wds), DTYPES[settings.dtype])
         memory = chosen.record() if departs(chosen, len(wds), settings.dtype) else None
@@ -172,15 +171,13 @@ def _fits(xt: torch.Tensor, yt: torch.Tensor, ordered: list[float], settings: Pr
         starts = range(0, len(ordered), chosen.grid_batch)
         for i in progress(starts, len(starts), title, quiet=quiet):
             wds = ordered[i:i + chosen.grid_batch]
-            fit = fit_logistic(xt, yt, wds, settings, basis=basis)
-            fit.memory = memory
+            fit = fit_logistic(xt, yt, wds, settings, basis=basis, memory=memory)
             yield from ((wd, fit[j]) for j, wd in enumerate(wds))
     else:
         last = before = None  # the minimisers at the previous two penalties
         for wd in progress(ordered, len(ordered), title, quiet=quiet):
             starts = [] if last is None else [last] if before is None else [last, extrapolated(last, before)]
-            before, last = last, fit_logistic(xt, yt, [wd], settings, starts, basis)
-            last.memory = memory
+            before, last = last, fit_logistic(xt, yt, [wd], settings, starts, basis, memory)
             yield wd, last
 
 
