@@ -28,6 +28,9 @@ Items (full size: CIFAR-10, CIFAR ResNet-18, batch 512, the recipes in pretrain/
               CIFAR-10 with a random-init ViT-S/16 at 224 (tasks/vit_probes.py), seconds per task
     segment   the dense linear probe (segmentation) with a ViT-S/16, 224 crops, 2,000 iterations at
               batch 16 on a VOC2012-layout synthetic set (no VOC on the device): crops/s, mIoU
+    linear_scale  the L-BFGS probe's memory plan at ImageNet size: synthetic 1.28M x 384 features,
+              1,000 classes, the 45-penalty batch: basis, s per evaluation, a 10-iteration fit,
+              peak memory                                              (bench/linear_scale.py)
 
     python bench/gpu_queue.py --list            # done and pending items
     python bench/gpu_queue.py                   # on the device machine: the next items
@@ -260,6 +263,26 @@ def _render_eval(data: dict) -> str:
             f"| whole `evalsuite eval` (kNN + linear, s) | {data['whole_eval_s']} |")
 
 
+def _scale_args(ctx: dict, smoke: bool) -> list[str]:
+    if smoke:
+        return ["--sizes", "2000", "--dim", "32", "--classes", "20", "--device", "cpu", "--out", ctx["result"]]
+    return ["--sizes", "1281167", "--dim", "384", "--classes", "1000", "--device", "cuda", "--iters", "10",
+            "--out", ctx["result"]]
+
+
+def _render_scale(data: dict) -> str:
+    lines = ["| rows | plan (storage, block rows, penalties side by side) | basis s | s per evaluation | "
+             "L-BFGS iterations, s | peak GiB (features GiB) |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in data["sizes"]:
+        if "error" in r:
+            lines.append(f"| {r['n']:,} | failed: {r['error']} | | | | |")
+            continue
+        p = r["plan"]
+        lines.append(f"| {r['n']:,} | {p['storage']}, {p['block_rows'] or 'all'}, {p['grid_batch'] or 1} | {r['basis_s']} | "
+                     f"{r['eval_s']} | {r['fit_iters']}, {r['fit_s']} | {r['peak_gib']} ({r['features_gib']}) |")
+    return "\n".join(lines)
+
+
 ITEMS = [
     Item("speed", "Pre-training speed split per method", "pretrain_speed.py", 480, _speed_args, _render_speed,
          "result.json"),
@@ -276,6 +299,8 @@ ITEMS = [
          _vitprobes_args, _render_vitprobes, "result.json"),
     Item("segment", "Dense linear probe (segmentation), ViT-S/16, 224 crops", "vit_probes.py", 300, _segment_args,
          _render_vitprobes, "result.json"),
+    Item("linear_scale", "L-BFGS probe at ImageNet scale (synthetic 1.28M x 384, 1,000 classes)", "linear_scale.py", 240,
+         _scale_args, _render_scale, "result.json"),
 ]
 
 

@@ -171,12 +171,16 @@ class ShardWriter:
         create: writing: clear the shards of a damaged or foreign entry; the first shard writes
             ``key.json`` (False: only read what is there). Processes writing one entry at once
             write the same shards, each file replaced atomically.
+        span: the images [start, stop) this writer fills (one process's part of a split extracted
+            across processes, ``evalsuite.features``); ``done`` then counts from ``start``.
     """
 
-    def __init__(self, folder: Path, key: FeatureKey, shard_images: int = SHARD_IMAGES, create: bool = True) -> None:
+    def __init__(self, folder: Path, key: FeatureKey, shard_images: int = SHARD_IMAGES, create: bool = True,
+                 span: tuple[int, int] | None = None) -> None:
         self.folder, self.key, self.shard_images = folder, key, shard_images
         self.total, self.dtype = key.size, np.dtype(key.storage)
-        self.done = self._complete() if self._key_matches() else 0
+        self.start, self.stop = span or (0, key.size)
+        self.done = self._complete() if self._key_matches() else self.start
         self._features: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
         if create:
@@ -191,11 +195,11 @@ class ShardWriter:
         except (OSError, ValueError):
             return False
 
-    def spans(self) -> list[tuple[int, int]]:
-        """The complete shards' image ranges, in order, as far as they run on from 0 without a gap."""
+    def spans(self, at: int = 0) -> list[tuple[int, int]]:
+        """The complete shards' image ranges, in order, as far as they run on from ``at`` without a gap."""
         found = sorted(s for p in self.folder.glob("*.features.npy") if (s := _span(p.name)) is not None
                        and (self.folder / p.name.replace(".features.", ".targets.")).is_file())
-        spans, at = [], 0
+        spans = []
         for start, stop in found:
             if start == at and stop > start:
                 spans.append((start, stop))
@@ -203,15 +207,15 @@ class ShardWriter:
         return spans
 
     def _complete(self) -> int:
-        spans = self.spans() if self.folder.is_dir() else []
-        return spans[-1][1] if spans else 0
+        spans = [(a, b) for a, b in self.spans(self.start) if b <= self.stop] if self.folder.is_dir() else []
+        return spans[-1][1] if spans else self.start
 
     def add(self, features: torch.Tensor, targets: torch.Tensor) -> None:
         """Features (B, D) and targets (B, ...) of the next B images; every full shard is written."""
         self._features.append(features.cpu())
         self._targets.append(targets.cpu())
         buffered = sum(len(f) for f in self._features)
-        while buffered and (buffered >= self.shard_images or self.done + buffered >= self.total):
+        while buffered and (buffered >= self.shard_images or self.done + buffered >= self.stop):
             feats, targs = torch.cat(self._features), torch.cat(self._targets)
             n = min(self.shard_images, len(feats))
             self._write(feats[:n], targs[:n])
@@ -219,7 +223,7 @@ class ShardWriter:
             buffered -= n
 
     def _write(self, features: torch.Tensor, targets: torch.Tensor) -> None:
-        if self.done == 0:
+        if self.done == self.start:  # this writer's first shard (processes' identical writes are atomic)
             self.folder.mkdir(parents=True, exist_ok=True)
             write_text(self.folder / "key.json", json.dumps(self.key.fields(), sort_keys=True))
         name = f"{self.done:010d}-{self.done + len(features):010d}"

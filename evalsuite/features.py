@@ -32,6 +32,7 @@ from evalsuite.imaging import (
     prepare,
     source_of,
 )
+from evalsuite.launch import all_true, barrier, rank_span, world
 from evalsuite.preprocess import IMAGENET, Preprocess
 from evalsuite.progress import progress
 from evalsuite.rules import AT_LEAST_1, WORKERS, ruled
@@ -117,12 +118,14 @@ def check_finite_features(features: torch.Tensor, where: str, nonfinite_weights:
         raise FeaturesRefused(f"features of {where} exceed float16's range (65504); set features.storage=float32")
 
 
-def _uint8_batches(images, targets, start: int, batch_size: int, workers: int, device, desc: str, quiet: bool):
+def _uint8_batches(images, targets, start: int, batch_size: int, workers: int, device, desc: str, quiet: bool,
+                   stop: int | None = None):
     """(uint8 images (B, 3, H, W), targets (B, ...)) from image ``start`` on: from a decoded array
     (``images`` an ndarray, ``targets`` its targets; up to ``MAX_DEVICE_BYTES`` copied to the device
-    whole) or streamed from a dataset (``targets`` None)."""
+    whole) or streamed from a dataset (``targets`` None) up to image ``stop`` (None: the end)."""
     if targets is None:
-        loader = DataLoader(Subset(images, range(start, len(images))), batch_size=batch_size, num_workers=workers,
+        part = range(start, len(images) if stop is None else stop)
+        loader = DataLoader(Subset(images, part), batch_size=batch_size, num_workers=workers,
                             pin_memory=device.type == "cuda")
         yield from progress(loader, len(loader), desc, quiet)
         return
@@ -157,8 +160,11 @@ def _feature_fn(session: Session, spec):
     memo = {}
     run = _RunWrites()
 
-    def features(split: str):
+    def features(split: str, load: bool = True):
+        """The split's (features, targets); ``load=False``: only make sure the cache holds them."""
         if split not in memo:
+            if not load:
+                return _split_features(session, spec, split, transform, transform_id, stats, settings, run, load)
             memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings, run)
         return memo[split]
 
@@ -204,12 +210,17 @@ def _key(session: Session, spec, split: str, transform_id: str, settings: Featur
 
 
 def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
-                    settings: FeatureSettings, run: _RunWrites) -> tuple[torch.Tensor, torch.Tensor]:
-    """One split's features: from the cache, else extracted into it from where a killed run stopped."""
+                    settings: FeatureSettings, run: _RunWrites,
+                    load: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One split's features: from the cache, else extracted into it from where a killed run stopped
+    (under ``--launcher`` by every process together; ``load=False``: only that)."""
     model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
     dataset = spec.splits[split]
     key = _key(session, spec, split, transform_id, settings)
     where = f"{spec.name}/{split}"
+    if not load:  # every process, together, before any task (``feature_step``)
+        _extract_across(session, key, Transformed(dataset, transform), where, stats, settings)
+        return None
     got = cache.get(key)
     if got is None:
         writer = cache.writer(key)
@@ -240,17 +251,60 @@ def _split_features(session: Session, spec, split: str, transform, transform_id:
     return got
 
 
+def _complete(cache, key: FeatureKey) -> bool:
+    return ShardWriter(cache.folder(key), key, create=False).done == key.size
+
+
+def _extract_across(session: Session, key: FeatureKey, images: Dataset, where: str, stats: tuple,
+                    settings: FeatureSettings) -> None:
+    """One split's features under ``--launcher``, called by every process: each extracts its
+    contiguous part (``rank_span``) into the shared cache entry, shard by shard, resuming like one
+    process does, and returns once the entry is whole. DINO's ``eval_knn.py`` (facebookresearch/dino)
+    also extracts a part per process and gathers before scoring; here the gathering is the cache,
+    so a preempted job keeps what every process finished. Images are streamed, not decoded whole."""
+    cache, model, info = session.cache, session.model, session.info
+    if all_true(_complete(cache, key)):
+        return
+    rank, size = world()
+    if rank == 0:  # one process makes (or resets) the entry's folder before any shard lands in it
+        cache.writer(key)
+    barrier()
+    start, stop = rank_span(key.size, rank, size)
+    writer = ShardWriter(cache.folder(key), key, settings.shard_images, create=False, span=(start, stop))
+    batches = _uint8_batches(images, None, writer.done, settings.batch_size, 0, session.device,
+                             f"features {where} [{start}, {stop})", session.quiet, stop=stop)
+    failed = None
+    try:
+        extract_into(writer, model, batches, session.device, stats, lambda out, first: check_finite_features(
+            out, where, info.meta.get("nonfinite_tensors"), first, settings.storage))
+    except EvalsuiteError as exc:
+        failed = exc
+    if not all_true(failed is None):  # every process stops, none waits for the others forever
+        if rank == 0:
+            writer.discard()
+        raise failed or EvalsuiteError(f"another process failed to extract {where}; nothing was cached")
+    barrier()
+    if not all_true(_complete(cache, key)):
+        raise EvalsuiteError(f"the feature cache {str(cache.top)!r} does not hold every process's part of {where}: "
+                             "under --launcher give --cache-dir a folder every process (every node) sees")
+
+
 def feature_step(dataset_name: str, session: Session) -> Prepared:
     """The classification data step: a ``DATASETS`` entry, its frozen features through the cache."""
     spec = build_dataset(dataset_name, session.data_root, session.download, session.skip_bad_images)
     spec.check_classification()
     feature_fn, transform_id, preprocess, images = _feature_fn(session, spec)
+    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
+
+    if world()[1] > 1:  # every process takes its part now: the first alone asks for features later
+        for split in spec.splits:
+            feature_fn(split, load=False)
 
     def context(seed: int) -> EvalContext:
         return EvalContext(spec=spec, seed=seed, device=session.device, feature_fn=feature_fn, images=images,
+                           feature_mode=mode,
                            backbone_fn=session.backbone, work_dir=session.work_dir, quiet=session.quiet)
 
-    mode = getattr(session.model, "feature_mode", None)  # ViTs only: in the row and the protocol id
     vit = {"feature_mode": mode} if mode else {}
     # a dataset whose targets changed meaning (VOC's difficult pairs) states how, in the row and the
     # id, so its new rows never share a cell with the old; the others' ids stay as they were

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -26,7 +27,7 @@ from evalsuite.registry import TASKS, get
 from evalsuite.resources import find_recipe
 from evalsuite.results import checkpoint_record, default_results_dir, make_row, protocol_id, row_path, write_row
 from evalsuite.schema import check_parses, check_suite
-from evalsuite.tasks.base import DataStep, Prepared, Session, settings_of
+from evalsuite.tasks.base import PROCESSES, DataStep, Prepared, Session, settings_of
 from evalsuite.zoo import is_zoo
 from evalsuite.zoo.load import published_field, zoo_backbone
 
@@ -54,7 +55,7 @@ class EvalRequest:
     cfg_options: dict = field(default_factory=dict)
     cache_dir: str | None = None
     quiet: bool = False
-    launcher: str = "none"  # 'pytorch' (torchrun) or 'slurm': tasks that train across processes (detection)
+    launcher: str = "none"  # 'pytorch' (torchrun) or 'slurm': several processes (tasks.base.PROCESSES)
     skip_bad_images: bool = False  # imagefolder: leave unreadable files out, counted in the row
 
 
@@ -138,16 +139,23 @@ def _seeds(req: EvalRequest, cfg: Config) -> list[int]:
     return seeds
 
 
+#: How long a process may wait in a collective: under --launcher the first process alone fits the
+#: "first" tasks (an L-BFGS probe on 1.28M ImageNet features runs for an hour or more) while the
+#: others wait for it at the next dataset's extraction; torch's default (10 to 30 min) would end them.
+EVAL_TIMEOUT = timedelta(hours=24)
+
+
 def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> torch.device:
     """Join the launcher's process group; this process's device (its local GPU under NCCL)."""
     check_launcher(req.launcher)  # a bad name is reported before the tasks are checked
     if req.launcher == "none":
         return device
-    single = sorted(name for name, task in tasks.items() if not getattr(task, "distributed", False))
+    single = sorted(name for name, task in tasks.items() if getattr(task, "processes", None) not in PROCESSES)
     if single:
-        raise EvalsuiteError(f"--launcher {req.launcher} runs only tasks that train across processes (detection); "
+        able = sorted(name for name in TASKS.module_dict if getattr(TASKS.get(name), "processes", None) in PROCESSES)
+        raise EvalsuiteError(f"--launcher {req.launcher} runs only the tasks {', '.join(able)}; "
                              f"run {', '.join(single)} without a launcher")
-    init_distributed(req.launcher, device.type == "cuda")
+    init_distributed(req.launcher, device.type == "cuda", EVAL_TIMEOUT)
     return local_device(device.type == "cuda")
 
 
@@ -230,6 +238,8 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
                         if req.results_dir else None)
                 if req.skip_existing and path and path.exists():
                     continue
+                if plan.rank != 0 and getattr(task, "processes", "all") == "first":
+                    continue  # its features are in the cache; the first process runs the task on them
                 row = run_task(task_name, task, prepared, seed, session, label, pid,
                                {**prepared.protocol, **precision}, {**skipped, **named})
                 if plan.rank != 0:  # every process trained and scored; the first one writes the row

@@ -60,12 +60,12 @@ def test_two_processes_train_one_model_and_write_one_row(tmp_path):
     assert set(row["metrics"]) == {"AP", "AP50", "AP75"} and all(0.0 <= v <= 1.0 for v in row["metrics"].values())
 
 
-def test_launcher_refuses_tasks_that_do_not_train_across_processes(tmp_path):
+def test_launcher_refuses_tasks_that_cannot_run_across_processes(tmp_path):
     from evalsuite.runner import EvalRequest, evaluate
 
-    req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn"], results_dir=str(tmp_path), device="cpu",
-                      quiet=True, launcher="pytorch")
-    with pytest.raises(EvalsuiteError, match="run knn without a launcher"):
+    req = EvalRequest(checkpoint="random", arch="resnet_tiny", tasks=["knn", "finetune"], results_dir=str(tmp_path),
+                      device="cpu", quiet=True, launcher="pytorch")
+    with pytest.raises(EvalsuiteError, match="runs only the tasks detection, knn, linear.*; run finetune without"):
         evaluate(req)
     assert not torch.distributed.is_initialized() and list(tmp_path.iterdir()) == []
     req.launcher = "mpi"

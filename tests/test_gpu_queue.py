@@ -41,7 +41,7 @@ def test_queue_order_and_sizes():
     ids = [i.id for i in queue["ITEMS"]]
     # every registered self-supervised method has its item: a new method joins the queue by registering
     assert ids == ["speed", "compile", "byol", "nnclr", "simclr", "simsiam", "collapse", "eval", "probe", "knn",
-                   "vitprobes", "segment"]
+                   "vitprobes", "segment", "linear_scale"]
     assert queue["METHODS"] == self_supervised()
     assert all(i.est_s <= 540 for i in queue["ITEMS"])  # 9 minutes of a 10-minute device call
 

@@ -287,6 +287,8 @@ def test_feature_modes_pool_as_documented():
     # DINO's concatenation: the last of the 4 normed class tokens is the final one; the others differ.
     assert torch.allclose(out["cls_last4"][:, -192:], out["cls"], atol=1e-5)
     assert not torch.allclose(out["cls_last4"][:, :192], out["cls"])
+    # DINOv2's linear heads' inputs in one vector: the last 4 class tokens, then the pooled patches
+    assert torch.allclose(out["cls_last4+avgpool"], torch.cat([out["cls_last4"], out["avgpool"]], 1), atol=1e-5)
 
 
 def test_registers_are_not_pooled():

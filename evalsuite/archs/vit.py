@@ -32,6 +32,9 @@ facebookresearch/dino ``eval_linear.py``, ``--n_last_blocks``, ``--avgpool_patch
   linear probe can see).
 - ``cls_last4``: the final-norm class tokens of the last 4 blocks, concatenated: DINO's ViT-S
   linear setting (``n_last_blocks=4``, its default).
+- ``cls_last4+avgpool``: ``cls_last4`` then the ``avgpool`` vector: every input of DINOv2's linear
+  heads in one extraction (``dinov2/eval/linear.py``, ``create_linear_input``: the last 1 or 4 class
+  tokens, with or without the pooled patch tokens), which ``linear_multi`` slices.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ PATCHES = (8, 14, 16)
 DEFAULT_RESOLUTION = 224
 TIMM_PREFIX = "timm:"
 #: Feature modes and the multiple of the width each one gives.
-FEATURE_MODES = {"cls": 1, "avgpool": 1, "cls+avgpool": 2, "cls_last4": 4}
+FEATURE_MODES = {"cls": 1, "avgpool": 1, "cls+avgpool": 2, "cls_last4": 4, "cls_last4+avgpool": 5}
 LAST_BLOCKS = 4  # DINO's n_last_blocks for ViT-S linear evaluation (eval_linear.py)
 
 _NAME = re.compile(r"vit_(?P<size>[a-z]+)_patch(?P<patch>\d+)(?:_h(?P<heads>\d+))?(?P<ls>_ls)?"
@@ -125,10 +128,12 @@ class ViTBackbone(VisionTransformer):
         problem = self.side_problem(x.shape[-2], x.shape[-1])
         if problem:
             raise EvalsuiteError(problem)
-        if self.feature_mode == "cls_last4":
+        if self.feature_mode.startswith("cls_last4"):
             layers = self.forward_intermediates(x, indices=LAST_BLOCKS, return_prefix_tokens=True, norm=True,
                                                 output_fmt="NLC", intermediates_only=True)
-            return torch.cat([prefix[:, 0] for _, prefix in layers], dim=1)  # (N, 4C)
+            last4 = [prefix[:, 0] for _, prefix in layers]  # 4 x (N, C)
+            pool = [self.fc_norm(layers[-1][0].mean(dim=1))] if self.feature_mode.endswith("avgpool") else []
+            return torch.cat(last4 + pool, dim=1)  # (N, 4C) or (N, 5C)
         tokens = self.forward_features(x)  # (N, prefix + L, C), final norm applied
         pooled = []
         if self.feature_mode in ("cls", "cls+avgpool"):
@@ -140,7 +145,7 @@ class ViTBackbone(VisionTransformer):
 
     def valid_modes(self) -> tuple[str, ...]:
         modes = FEATURE_MODES if self.cls_token is not None else {"avgpool": 1}
-        return tuple(m for m in modes if m != "cls_last4" or len(self.blocks) >= LAST_BLOCKS)
+        return tuple(m for m in modes if not m.startswith("cls_last4") or len(self.blocks) >= LAST_BLOCKS)
 
     def set_feature_mode(self, mode: str) -> None:
         if mode not in self.valid_modes():

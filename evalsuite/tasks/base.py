@@ -20,6 +20,13 @@ from torch import nn
 
 from evalsuite.datasets.base import VAL_FRACTION, DatasetSpec, random_holdout, stratified_holdout
 
+#: How a task runs under ``--launcher`` (its ``processes`` class attribute). ``"all"``: every process
+#: runs it and they work as one (detection's DDP, linear_multi's data-parallel heads). ``"first"``:
+#: every process extracts its part of each split's features into the cache
+#: (``evalsuite.features``), then the first process runs the task on all of them, as DINO's
+#: ``eval_knn.py`` scores on rank 0 after gathering. A task without it is refused (finetune).
+PROCESSES = ("all", "first")
+
 #: How a validation split is drawn from train when the dataset has no official one.
 VAL_DRAWS = ("stratified", "random")
 
@@ -71,6 +78,7 @@ class EvalContext(TaskContext):
     spec: DatasetSpec
     feature_fn: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
     images: Any = None  # the split's transform and cache key (evalsuite.tokens.ImageSource), for token probes
+    feature_mode: str | None = None  # a ViT's feature mode (evalsuite.archs.vit); None: one way to pool
     _features: dict = field(default_factory=dict)
 
     def features(self, split: str) -> Split:

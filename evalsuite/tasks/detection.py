@@ -84,7 +84,7 @@ class Detection:
     REPORT_ORDER: ClassVar[int] = 5
 
     data_step: ClassVar[DataStep] = staticmethod(detection_step)  # detection datasets, no features
-    distributed: ClassVar[bool] = True  # trains across the processes of --launcher (DDP, SyncBN)
+    processes: ClassVar[str] = "all"  # trains across the processes of --launcher (DDP, SyncBN)
 
     meta_arch: str = "C4"
     depth: int = ruled(0, AT_LEAST_0)

@@ -54,6 +54,7 @@ class KNN:
     cap_k: bool = field(default=False, metadata={"omit_default": True})
 
     #: Neighbour counts that fit a few-image test set, for tests/test_contracts.py; not a protocol.
+    processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
     SMOKE: ClassVar[dict] = dict(ks=(1, 5), headline_k=5)
 
     def __post_init__(self) -> None:

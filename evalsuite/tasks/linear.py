@@ -49,6 +49,7 @@ import torch
 from evalsuite.progress import progress
 from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, ruled
 from evalsuite.tasks.eigenbasis import Basis
+from evalsuite.tasks.probe_memory import departs, planned_basis
 from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.tasks.logistic import LogisticProblem
 from evalsuite.registry import TASKS
@@ -112,35 +113,39 @@ class Fit:
     weight: torch.Tensor
     bias: torch.Tensor
     info: dict
+    memory: dict | None = None  # the memory plan, where it changed the plain path (probe_memory)
 
     def __getitem__(self, j: int) -> "Fit":
-        return Fit(self.weight[j:j + 1], self.bias[j:j + 1], {k: v[j:j + 1] for k, v in self.info.items()})
+        return Fit(self.weight[j:j + 1], self.bias[j:j + 1], {k: v[j:j + 1] for k, v in self.info.items()}, self.memory)
 
     def record(self, j: int) -> dict:
         """Problem j's convergence record, JSON-friendly."""
+        memory = {"memory_plan": self.memory} if self.memory else {}
         return {"iterations": int(self.info["iterations"][j]), "grad_norm": float(self.info["grad_norm"][j]),
                 "threshold": float(self.info["threshold"][j]), "converged": bool(self.info["converged"][j]),
-                "capped": bool(self.info["capped"][j])}
+                "capped": bool(self.info["capped"][j]), **memory}
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: ProbeSettings,
-                 init: Fit | list[Fit] | None = None, basis: Basis | None = None) -> Fit:
+                 init: Fit | list[Fit] | None = None, basis: Basis | None = None, memory: dict | None = None) -> Fit:
     """Minimise the objective above for each of the G penalties ``wds``; x (N, D), y (N,) or (N, C) of 1 / 0 / IGNORE.
 
     The G problems (``evalsuite.tasks.logistic``) are solved together by ``batched_lbfgs`` in the
     eigenbasis of the centred features, each with its own curvature history, step size,
     preconditioner and stopping test. ``init`` is one or more warm starts (each one fit, or G),
     kept per problem only where one beats zero and the others; ``basis`` is x's, when the caller
-    already has it (a sweep builds it once).
+    already has it (a sweep builds it once), and ``memory`` the record of the plan it was built by.
     """
-    basis = basis or Basis.of(x.to(settings.device), DTYPES[settings.dtype])
+    if basis is None:
+        basis, chosen = planned_basis(x.to(settings.device), settings.num_classes, len(wds), DTYPES[settings.dtype])
+        memory = chosen.record() if departs(chosen, len(wds), settings.dtype) else None
     problem = LogisticProblem(basis, y, wds, settings.num_classes, settings.multilabel)
     starts = [init] if isinstance(init, Fit) else list(init or [])
-    theta0 = problem.start([(f.weight.to(basis.xr), f.bias.to(basis.xr)) for f in starts])
+    theta0 = problem.start([(f.weight.to(basis.mean), f.bias.to(basis.mean)) for f in starts])
     theta, info = batched_lbfgs(problem, theta0, max_iter=settings.max_iter, tol=settings.tol,
                                 scale=problem.penalty_scale, precondition=problem.precondition)
     weight, bias = basis.from_basis(*problem.split(theta))
-    return Fit(weight, bias, {k: v.cpu() for k, v in info.items()})
+    return Fit(weight, bias, {k: v.cpu() for k, v in info.items()}, memory)
 
 
 def extrapolated(last: Fit, before: Fit) -> Fit:
@@ -160,18 +165,19 @@ def grid_batch_for(setting: int, grid_size: int, device: torch.device) -> int:
 def _fits(xt: torch.Tensor, yt: torch.Tensor, ordered: list[float], settings: ProbeSettings):
     """(wd, Fit of that one problem) for each wd of ``ordered``, cold in batches or warm one by one."""
     quiet, title = settings.desc is None, settings.desc or ""
-    basis = Basis.of(xt, DTYPES[settings.dtype])
-    if settings.grid_batch:
-        starts = range(0, len(ordered), settings.grid_batch)
+    basis, chosen = planned_basis(xt, settings.num_classes, settings.grid_batch, DTYPES[settings.dtype])
+    memory = chosen.record() if departs(chosen, settings.grid_batch, settings.dtype) else None
+    if chosen.grid_batch:
+        starts = range(0, len(ordered), chosen.grid_batch)
         for i in progress(starts, len(starts), title, quiet=quiet):
-            wds = ordered[i:i + settings.grid_batch]
-            fit = fit_logistic(xt, yt, wds, settings, basis=basis)
+            wds = ordered[i:i + chosen.grid_batch]
+            fit = fit_logistic(xt, yt, wds, settings, basis=basis, memory=memory)
             yield from ((wd, fit[j]) for j, wd in enumerate(wds))
     else:
         last = before = None  # the minimisers at the previous two penalties
         for wd in progress(ordered, len(ordered), title, quiet=quiet):
             starts = [] if last is None else [last] if before is None else [last, extrapolated(last, before)]
-            before, last = last, fit_logistic(xt, yt, [wd], settings, starts, basis)
+            before, last = last, fit_logistic(xt, yt, [wd], settings, starts, basis, memory)
             yield wd, last
 
 
@@ -237,6 +243,7 @@ class Linear:
             class or ``random`` (ssl-transfer's plain shuffle).
     """
 
+    processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
     #: Where its columns stand in report tables (``evalsuite.report.tables``): frozen-feature probes,
     #: then low-shot, fine-tuning and detection.
     REPORT_ORDER: ClassVar[int] = 1

@@ -47,12 +47,22 @@ class LogisticProblem:
     def __init__(self, basis: Basis, targets: torch.Tensor, wds: list[float], num_classes: int,
                  multilabel: bool = False) -> None:
         self.basis, self.multilabel = basis, multilabel
-        dtype, device = basis.xr.dtype, basis.xr.device
+        self.dtype, device = basis.dtype, basis.xr.device
         self.n, self.r = basis.xr.shape
         self.g, self.c = len(wds), num_classes
-        self.wd = torch.tensor(wds, dtype=dtype, device=device)  # (G,)
-        targets = targets.to(device)
-        self.onehot = (training_targets(targets) if multilabel else F.one_hot(targets, num_classes)).to(dtype)  # (N, C)
+        self.wd = torch.tensor(wds, dtype=self.dtype, device=device)  # (G,)
+        self.targets = targets.to(device)
+        self.block = basis.block_rows or self.n  # rows per block: an (N, C) one-hot at 1.28M x 1,000 is 10 GB
+        self.onehot = None
+        if self.block >= self.n:
+            self.onehot = self._onehot(slice(0, self.n))  # (N, C), kept whole when the set is one block
+
+    def _onehot(self, rows: slice) -> torch.Tensor:
+        """The fitted targets of ``rows`` as (B, C) of 1 / 0 in the solve's dtype."""
+        if self.onehot is not None:
+            return self.onehot[rows]
+        t = self.targets[rows]
+        return (training_targets(t) if self.multilabel else F.one_hot(t, self.c)).to(self.dtype)
 
     def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """theta (G, r*C + C) -> weights Z (G, r, C) and intercepts (G, C)."""
@@ -65,31 +75,49 @@ class LogisticProblem:
         """theta -> objectives (G,), gradients (G, r*C + C), curvature statistics (G, C+1, C).
 
         Gradients in closed form (d CE / d logits = p - y for softmax and sigmoid alike): autograd's
-        bookkeeping cost more than the two products on small problems."""
+        bookkeeping cost more than the two products on small problems. The sums over samples run
+        ``self.block`` rows at a time, accumulated in the solve's dtype (float64 by default), so
+        the (N, G, C) logits never exist whole."""
         n, r, g, c, wd = self.n, self.r, self.g, self.c, self.wd
         z, bias = self.split(theta)
-        logits = (self.basis.xr @ z.permute(1, 0, 2).reshape(r, g * c)).view(n, g, c) + bias  # (N, G, C)
-        if self.multilabel:
-            data = (F.softplus(logits) - self.onehot[:, None] * logits).sum(2)  # (N, G)
-            prob = torch.sigmoid(logits)  # (N, G, C)
-        else:
-            lse = logits.logsumexp(2, keepdim=True)  # (N, G, 1)
-            data = lse[..., 0] - (logits * self.onehot[:, None]).sum(2)  # (N, G)
-            prob = (logits - lse).exp_()  # (N, G, C)
-        resid = prob - self.onehot[:, None]  # (N, G, C)
-        values = data.mean(0) + wd / (2 * n) * z.pow(2).sum((1, 2))  # (G,)
-        grad_z = (self.basis.xr_t @ resid.view(n, g * c)).view(r, g, c).permute(1, 0, 2) / n + wd.view(g, 1, 1) / n * z
-        return values, self.join(grad_z, resid.mean(0)), self.curvature(prob)
+        zf = z.permute(1, 0, 2).reshape(r, g * c)  # (r, G*C)
+        data, grad, resid_sum = theta.new_zeros(g), theta.new_zeros(r, g * c), theta.new_zeros(g, c)
+        prob_sum, curv_sum = theta.new_zeros(g, c), theta.new_zeros(g, c) if self.multilabel else theta.new_zeros(g, c, c)
+        for start in range(0, n, self.block):
+            rows = slice(start, start + self.block)
+            xb, onehot = self.basis.xr[rows].to(self.dtype), self._onehot(rows)  # (B, r), (B, C)
+            logits = (xb @ zf).view(len(xb), g, c) + bias  # (B, G, C)
+            if self.multilabel:
+                data += (F.softplus(logits) - onehot[:, None] * logits).sum((0, 2))
+                prob = torch.sigmoid(logits)  # (B, G, C)
+                curv_sum += (prob * (1 - prob)).sum(0)
+            else:
+                lse = logits.logsumexp(2, keepdim=True)  # (B, G, 1)
+                data += (lse[..., 0] - (logits * onehot[:, None]).sum(2)).sum(0)
+                prob = (logits - lse).exp_()  # (B, G, C)
+                curv_sum += torch.einsum("ngc,ngd->gcd", prob, prob)
+            del logits
+            resid = prob - onehot[:, None]  # (B, G, C)
+            if self.block >= n and self.basis.xr_t is not None:
+                xt = self.basis.xr_t  # (r, N)
+            else:  # a contiguous transpose on a CPU (``Basis.xr_t``)
+                xt = xb.T.contiguous() if xb.device.type == "cpu" else xb.T  # (r, B)
+            grad += xt @ resid.view(-1, g * c)
+            resid_sum += resid.sum(0)
+            prob_sum += prob.sum(0)
+        values = data / n + wd / (2 * n) * z.pow(2).sum((1, 2))  # (G,)
+        grad_z = grad.view(r, g, c).permute(1, 0, 2) / n + wd.view(g, 1, 1) / n * z
+        return values, self.join(grad_z, resid_sum / n), self.curvature(prob_sum / n, curv_sum / n)
 
-    def curvature(self, prob: torch.Tensor) -> torch.Tensor:
-        """(N, G, C) probabilities -> (G, C+1, C): the eigenvalues (row 0) and eigenvectors of A,
-        the mean per-sample curvature in the logits (module docstring)."""
+    def curvature(self, prob_mean: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Mean probabilities (G, C) and the mean p (1 - p) (G, C; multi-label) or mean p p^T
+        (G, C, C; softmax) -> (G, C+1, C): the eigenvalues (row 0) and eigenvectors of A, the mean
+        per-sample curvature in the logits (module docstring)."""
         if self.multilabel:
-            alpha = (prob * (1 - prob)).mean(0)  # (G, C)
-            vectors = torch.eye(self.c, dtype=prob.dtype, device=prob.device).expand(self.g, -1, -1)
+            alpha = second  # (G, C)
+            vectors = torch.eye(self.c, dtype=second.dtype, device=second.device).expand(self.g, -1, -1)
         else:
-            a = torch.diag_embed(prob.mean(0)) - torch.einsum("ngc,ngd->gcd", prob, prob) / self.n  # (G, C, C)
-            alpha, vectors = torch.linalg.eigh(a)
+            alpha, vectors = torch.linalg.eigh(torch.diag_embed(prob_mean) - second)  # (G, C, C)
         return torch.cat([alpha[:, None], vectors], 1)
 
     def precondition(self, stats: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -108,7 +136,7 @@ class LogisticProblem:
     def start(self, candidates: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """The best of zero and each candidate (weights (1 or G, D, C), intercepts (1 or G, C) on
         raw features), per problem by objective: warm starts are verified, not trusted."""
-        best = self.basis.xr.new_zeros(self.g, self.r * self.c + self.c)
+        best = self.basis.xr.new_zeros(self.g, self.r * self.c + self.c, dtype=self.dtype)
         best_value = self(best)[0]
         for weight, bias in candidates:
             z, b = self.basis.to_basis(weight, bias)

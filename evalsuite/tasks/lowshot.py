@@ -91,6 +91,7 @@ class LowShot:
     grid_batch: int = ruled(0, AT_LEAST_0)
 
     #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
+    processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
     SMOKE: ClassVar[dict] = dict(shots=(1, 2), fractions=(0.5,), draws=2, headline="k=1", wd_num=3, max_iter=50)
 
     def __post_init__(self) -> None:
