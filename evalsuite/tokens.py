@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.models import ResNet
 
 from evalsuite.atomic import atomic_path, reclaim_temp
-from evalsuite.errors import EvalsuiteError
+from evalsuite.errors import EvalsuiteError, FeaturesRefused
 from evalsuite.cache import FeatureKey
 from evalsuite.imaging import Transformed, compute_precision, loader_workers, normalize_batch
 from evalsuite.progress import progress
@@ -121,7 +121,21 @@ def _forward(model: nn.Module, images: torch.Tensor, device: torch.device, stats
     """uint8 images (B, 3, H, W) -> tokens (B, T, C) float32, frozen (eval, inference mode, bf16 on CUDA)."""
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
                                                 enabled=compute_precision(device) == "bf16"):
-        return token_sequence(model, normalize_batch(images, device, stats), layers).float()
+        tokens = token_sequence(model, normalize_batch(images, device, stats), layers).float()
+    check_tokens(tokens)
+    return tokens
+
+
+def check_tokens(tokens: torch.Tensor, fp16: bool = False) -> None:
+    """Tokens (B, T, C) with NaN or inf cannot be probed; cached tokens must fit float16 (65504)."""
+    bad = (~torch.isfinite(tokens)).flatten(1).any(1)  # (B,)
+    if bool(bad.any()):
+        raise FeaturesRefused(f"tokens of {int(bad.sum())} of {len(bad)} images in a batch hold NaN or inf: the "
+                              "backbone's forward overflowed or divided by zero, or its weights are not finite "
+                              "('evalsuite inspect CHECKPOINT' shows which); nothing was cached")
+    if fp16 and bool((tokens.abs() > torch.finfo(torch.float16).max).any()):
+        raise FeaturesRefused("tokens exceed float16's range (65504), so they cannot be cached in float16; set "
+                              "attentive.cache_budget_gb=0 to run the backbone on the fly in float32")
 
 
 class TokenSplit:
@@ -223,7 +237,9 @@ class TokenCache:
             array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(dataset), t, c))
             targets, at = [], 0
             for images, target in progress(loader, len(loader), f"tokens {key.dataset}/{split}", src.quiet):
-                array[at:at + len(images)] = _forward(model, images, device, src.stats, layers).cpu().half().numpy()
+                tokens = _forward(model, images, device, src.stats, layers)  # (B, T, C)
+                check_tokens(tokens, fp16=True)
+                array[at:at + len(images)] = tokens.cpu().half().numpy()
                 at += len(images)
                 targets.append(target)
             array.flush()

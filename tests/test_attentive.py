@@ -101,3 +101,30 @@ def test_bad_attentive_settings_are_one_sentence(tmp_path):
     with pytest.raises(EvalsuiteError, match="unknown head 'dino'; valid heads are: vjepa, aim"):
         evalsuite.evaluate("random", arch="resnet_tiny", datasets="digits", tasks=["attentive"], device="cpu",
                            quiet=True, cfg_options={"attentive.head": "dino"})
+
+
+def test_tokens_with_nan_are_refused_and_nothing_is_cached(tmp_path, monkeypatch, one_thread):
+    """A backbone whose tokens hold NaN: one sentence, and no token file (nor its temp) left behind."""
+    import evalsuite.tokens as tokens
+
+    real = tokens.token_sequence
+
+    def broken(model, x, layers=1):
+        out = real(model, x, layers).clone()
+        out[0, 0, 0] = float("nan")
+        return out
+
+    monkeypatch.setattr(tokens, "token_sequence", broken)
+    cache = tmp_path / "cache"
+    with pytest.raises(EvalsuiteError, match=r"^tokens of 1 of \d+ images in a batch hold NaN or inf"):
+        evalsuite.evaluate("random", arch="resnet_tiny", datasets="digits", tasks=["attentive"], device="cpu",
+                           quiet=True, cache_dir=str(cache), cfg_options={"attentive.epochs": 1})
+    assert not [p for p in (cache / "tokens").rglob("*") if p.is_file()]
+
+
+def test_tokens_beyond_float16_are_not_cached_in_float16():
+    from evalsuite.tokens import check_tokens
+
+    check_tokens(torch.full((2, 3, 4), 7e4))  # on the fly in float32: fine
+    with pytest.raises(EvalsuiteError, match="exceed float16's range"):
+        check_tokens(torch.full((2, 3, 4), 7e4), fp16=True)
