@@ -100,7 +100,7 @@ def sklearn_sweep(train, val, test, grid, tol=1e-4, max_iter=1000):
 
 
 def torch_sweep(train, val, test, grid, device, grid_batch):
-    settings = ProbeSettings("top1", int(train.targets.max()) + 1, device=device, grid_batch=grid_batch)
+    settings = ProbeSettings(metric="top1", num_classes=int(train.targets.max()) + 1, device=device, grid_batch=grid_batch)
     sync(device)
     t = time.perf_counter()
     wd, curve, fit = sweep(train, val, grid, settings)
