@@ -1,6 +1,6 @@
 """Evaluation speed, measured in one run (issue 2's benchmark; not a test).
 
-1. Feature extraction images/s through ``evalsuite.features.extract`` against the bare
+1. Feature extraction images/s through ``evalsuite.extraction.extract`` against the bare
    model-forward ceiling (same model, batch, precision, on tensors already on the device).
 2. The 45-value L-BFGS linear sweep in torch against scikit-learn's LogisticRegression sweep
    (warm-started likewise) on the same standardised features: time and chosen wd / test accuracy.
@@ -39,7 +39,7 @@ from evalsuite.archs import build_backbone  # noqa: E402
 from evalsuite.checkpoint import save_backbone  # noqa: E402
 from evalsuite.datasets import build_dataset  # noqa: E402
 from evalsuite.cache import DecodedCache  # noqa: E402
-from evalsuite.features import extract, extract_array  # noqa: E402
+from evalsuite.extraction import extract, extract_array  # noqa: E402
 from evalsuite.imaging import Transformed, normalize_batch  # noqa: E402
 from evalsuite.preprocess import eval_transform  # noqa: E402
 from evalsuite.runner import EvalRequest, evaluate  # noqa: E402
@@ -100,7 +100,7 @@ def sklearn_sweep(train, val, test, grid, tol=1e-4, max_iter=1000):
 
 
 def torch_sweep(train, val, test, grid, device, grid_batch):
-    settings = ProbeSettings("top1", int(train.targets.max()) + 1, device=device, grid_batch=grid_batch)
+    settings = ProbeSettings(metric="top1", num_classes=int(train.targets.max()) + 1, device=device, grid_batch=grid_batch)
     sync(device)
     t = time.perf_counter()
     wd, curve, fit = sweep(train, val, grid, settings)

@@ -54,7 +54,7 @@ def reference(train: Split, val: Split, grid: list[float]) -> tuple[dict, float]
 
 
 def compare(train: Split, val: Split, grid: list[float], ref: dict, grid_batch: int) -> dict:
-    settings = ProbeSettings("top1", int(train.targets.max()) + 1, grid_batch=grid_batch)
+    settings = ProbeSettings(metric="top1", num_classes=int(train.targets.max()) + 1, grid_batch=grid_batch)
     t = time.perf_counter()
     wd, curve, _ = sweep(train, val, grid, settings)
     seconds = time.perf_counter() - t

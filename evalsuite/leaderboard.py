@@ -239,3 +239,15 @@ def render_table(frame: pd.DataFrame, index_name: str, fmt: str, table_id: str =
 
 def leaderboard(results_dir: str | Path, baseline: str | None = None, fmt: str = "md", spread: str = "std") -> str:
     return render(read_rows(results_dir), baseline, fmt, spread)
+
+
+def full_leaderboard(results_dir: str | Path, baseline: str | None = None, fmt: str = "md", spread: str = "std",
+                     published: bool = False) -> str:
+    """What ``evalsuite leaderboard`` prints: the table, then zoo checkpoints' measured-minus-published
+    cells and, with ``published``, the published reference figures on the same columns."""
+    from evalsuite.report.published import published_block
+    from evalsuite.zoo.compare import delta_block
+
+    text = leaderboard(results_dir, baseline, fmt, spread)
+    text += delta_block(read_rows(results_dir, warn=False), fmt)  # warned once above
+    return text + (published_block(results_dir, baseline, fmt, spread) if published else "")

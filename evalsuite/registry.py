@@ -38,8 +38,9 @@ FORMATS = Registry("checkpoint format")
 #: datasets of the transfer suite (``tasks/transfer.py``) are tagged ``transfer`` (``tags``).
 DATASETS = Registry("dataset")
 
-#: Contract: a frozen dataclass built from recipe keywords with ``run(ctx) -> TaskOutput``
-#: (see ``evalsuite.tasks.base``); every field lands in the result row.
+#: Contract: ``evalsuite.tasks.protocol.Task``: a frozen dataclass built from recipe keywords with
+#: ``run(ctx) -> TaskOutput`` and optional hooks (``processes``, ``REPORT_ORDER``, ``SMOKE``,
+#: ``data_step``); every field lands in the result row.
 TASKS = Registry("task")
 
 #: Contract: an mmengine ``BaseModel`` implementing one pre-training method end to end.

@@ -28,6 +28,7 @@ from evalsuite.resources import find_recipe
 from evalsuite.results import checkpoint_record, default_results_dir, make_row, protocol_id, row_path, write_row
 from evalsuite.schema import check_parses, check_suite
 from evalsuite.tasks.base import PROCESSES, DataStep, Prepared, Session, settings_of
+from evalsuite.tasks.protocol import hook
 from evalsuite.zoo import is_zoo
 from evalsuite.zoo.load import published_field, zoo_backbone
 
@@ -123,7 +124,7 @@ def file_id(info: LoadedCheckpoint) -> str:
 
 def data_step(tasks: dict) -> DataStep:
     """The one data step every task of the suite takes (its ``data_step``, else the feature pipeline)."""
-    steps = {name: getattr(task, "data_step", None) or feature_step for name, task in tasks.items()}
+    steps = {name: hook(task, "data_step") or feature_step for name, task in tasks.items()}
     if len(set(steps.values())) > 1:
         kinds = " and ".join(sorted({step.__name__.removesuffix("_step") for step in steps.values()}))
         raise EvalsuiteError(f"tasks {', '.join(tasks)} mix {kinds} data; run them as separate evals")
@@ -150,9 +151,9 @@ def _distributed_device(req: EvalRequest, tasks: dict, device: torch.device) -> 
     check_launcher(req.launcher)  # a bad name is reported before the tasks are checked
     if req.launcher == "none":
         return device
-    single = sorted(name for name, task in tasks.items() if getattr(task, "processes", None) not in PROCESSES)
+    single = sorted(name for name, task in tasks.items() if hook(task, "processes") not in PROCESSES)
     if single:
-        able = sorted(name for name in TASKS.module_dict if getattr(TASKS.get(name), "processes", None) in PROCESSES)
+        able = sorted(name for name in TASKS.module_dict if hook(TASKS.get(name), "processes") in PROCESSES)
         raise EvalsuiteError(f"--launcher {req.launcher} runs only the tasks {', '.join(able)}; "
                              f"run {', '.join(single)} without a launcher")
     init_distributed(req.launcher, device.type == "cuda", EVAL_TIMEOUT)
@@ -238,7 +239,7 @@ def evaluate(req: EvalRequest, loaded: tuple[nn.Module, LoadedCheckpoint] | None
                         if req.results_dir else None)
                 if req.skip_existing and path and path.exists():
                     continue
-                if plan.rank != 0 and getattr(task, "processes", "all") == "first":
+                if plan.rank != 0 and hook(task, "processes") == "first":
                     continue  # its features are in the cache; the first process runs the task on them
                 row = run_task(task_name, task, prepared, seed, session, label, pid,
                                {**prepared.protocol, **precision}, {**skipped, **named})

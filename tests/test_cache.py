@@ -96,7 +96,7 @@ def _eval(cache_dir, results, *options):
 
 
 def test_a_killed_extraction_resumes_from_its_last_complete_shard(tmp_path, monkeypatch, one_thread):
-    import evalsuite.features as features
+    import evalsuite.extraction as features
 
     killed = subprocess.run([sys.executable, "-c", DIES, *_eval(tmp_path / "c", tmp_path / "r")],
                             capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -25,6 +25,7 @@ from evalsuite.registry import DATASETS, TASKS, get, names
 from evalsuite.results import protocol_id
 from evalsuite.features import feature_step
 from evalsuite.runner import EvalRequest, data_step, evaluate
+from evalsuite.tasks.protocol import hook
 from test_detection import write_voc
 from tests.fixtures import datasets as fx
 from tests.fixtures import segmentation as fx_seg
@@ -56,13 +57,13 @@ STEP_DATA = {
 
 def _smoke_options(name: str) -> dict:
     cls = get(TASKS, name)
-    return {f"{name}.{k}": list(v) if isinstance(v, tuple) else v for k, v in getattr(cls, "SMOKE", {}).items()}
+    return {f"{name}.{k}": list(v) if isinstance(v, tuple) else v for k, v in hook(cls, "SMOKE").items()}
 
 
 @pytest.mark.parametrize("name", names(TASKS))
 def test_every_task_runs_on_its_data_step_and_writes_one_row(name, tmp_path, one_thread):
     cls = get(TASKS, name)
-    step = getattr(cls, "data_step", None) or feature_step
+    step = hook(cls, "data_step") or feature_step
     assert step.__name__ in STEP_DATA, f"task {name!r} takes data step {step.__name__}; add its fixture to STEP_DATA"
     arch, make = STEP_DATA[step.__name__]
     dataset = make(tmp_path)

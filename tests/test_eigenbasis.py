@@ -94,7 +94,7 @@ def test_past_max_rank_the_features_are_only_centred_and_the_fit_is_the_same():
     weight, bias = plain.from_basis(z, b)
     torch.testing.assert_close(x @ weight + bias[:, None], plain.xr @ z + b[:, None])
     y = torch.randint(0, 3, (60,), generator=g)
-    settings = ProbeSettings("top1", 3, tol=1e-8)
+    settings = ProbeSettings(metric="top1", num_classes=3, tol=1e-8)
     rotated, centred = fit_logistic(x, y, [1.0], settings), fit_logistic(x, y, [1.0], settings, basis=plain)
     assert rotated.record(0)["converged"] and centred.record(0)["converged"]
     torch.testing.assert_close(centred.weight, rotated.weight, atol=1e-5, rtol=1e-4)

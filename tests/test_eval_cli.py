@@ -55,7 +55,7 @@ def test_second_run_hits_the_feature_cache(tmp_path, isolated_cache, monkeypatch
 
 def test_decoded_images_are_shared_by_checkpoints_and_match_streaming(tmp_path, isolated_cache, monkeypatch):
     from evalsuite.datasets import build_dataset
-    from evalsuite.features import extract
+    from evalsuite.extraction import extract
     from evalsuite.imaging import Transformed
     from evalsuite.preprocess import eval_transform
 

@@ -13,7 +13,7 @@ import torch
 from evalsuite.archs.resnet import resnet_tiny
 from evalsuite.datasets.base import IGNORE, DatasetSpec
 from evalsuite.datasets.digits import ArrayImages
-from evalsuite.features import extract
+from evalsuite.extraction import extract
 from evalsuite.imaging import Transformed
 from evalsuite.preprocess import eval_transform
 from evalsuite.runner import REPO_ROOT, build_task, load_suite

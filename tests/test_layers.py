@@ -24,12 +24,13 @@ LAYERS = [
     ("evalsuite.preprocess", 1), ("evalsuite.datasets", 1), ("evalsuite.archs", 1), ("evalsuite.checkpoint", 1),
     ("evalsuite.imaging", 2), ("evalsuite.cache", 2), ("evalsuite.neighbours", 2),
     ("evalsuite.segmentation", 1),  # dense-label datasets, their transforms and mIoU: beside the datasets
-    ("evalsuite.pretrain", 3), ("evalsuite.tasks", 3), ("evalsuite.detection", 3), ("evalsuite.features", 3), ("evalsuite.tokens", 3),
+    ("evalsuite.pretrain", 3), ("evalsuite.tasks", 3), ("evalsuite.detection", 3), ("evalsuite.features", 3), ("evalsuite.extraction", 3), ("evalsuite.tokens", 3),
     ("evalsuite.results", 4), ("evalsuite.schema", 4), ("evalsuite.runner", 4),
     ("evalsuite.zoo", 4), ("evalsuite.zoo.compare", 5),  # fetched and loaded below the runner; its table above
     ("evalsuite", 5),  # the rest: api, cli, commands, leaderboard, report, sweep, baselines, demo
 ]
-EVALUATION = ("evalsuite.tasks", "evalsuite.detection", "evalsuite.features", "evalsuite.tokens", "evalsuite.runner")
+EVALUATION = ("evalsuite.tasks", "evalsuite.detection", "evalsuite.features", "evalsuite.extraction", "evalsuite.tokens",
+              "evalsuite.runner")
 #: The upward imports the design wants: the lazy ``evalsuite.evaluate`` hook and ``results.versions``
 #: reading the package's version.
 ALLOWED_UP = {("evalsuite", "evalsuite.api"), ("evalsuite.results", "evalsuite")}
@@ -87,6 +88,6 @@ def test_evaluation_borrows_nothing_from_pretraining():
 
 
 def test_datasets_import_nothing_from_extraction_or_tasks():
-    above = ("evalsuite.features", "evalsuite.imaging", "evalsuite.cache", "evalsuite.tasks", "evalsuite.runner")
+    above = ("evalsuite.features", "evalsuite.extraction", "evalsuite.imaging", "evalsuite.cache", "evalsuite.tasks", "evalsuite.runner")
     bad = [(m, t) for m, t in EDGES if m.startswith("evalsuite.datasets") and t.startswith(above)]
     assert not bad

@@ -516,7 +516,7 @@ def test_arch_guessers_are_consulted_first(tmp_path):
     """An arch family's guesser (registry.ARCH_GUESSERS) puts its answer first; the loader still
     checks every key, so a wrong guess falls through to the registered archs."""
     from evalsuite.archs import build_backbone
-    from evalsuite.checkpoint.load import _arch_order
+    from evalsuite.checkpoint.archmatch import arch_order
     from evalsuite.registry import ARCH_GUESSERS
 
     seen = []
@@ -529,7 +529,7 @@ def test_arch_guessers_are_consulted_first(tmp_path):
     try:
         torch.save({"model": build_backbone("resnet_tiny").state_dict()}, tmp_path / "t.pth")
         sources = [("model", torch.load(tmp_path / "t.pth")["model"])]
-        assert _arch_order(None, None, sources)[0] == "cifar_resnet50" and seen
+        assert arch_order(None, None, sources)[0] == "cifar_resnet50" and seen
         assert load_backbone(tmp_path / "t.pth")[1].arch == "resnet_tiny"
     finally:
         ARCH_GUESSERS.module_dict.pop("test-guess")

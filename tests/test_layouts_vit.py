@@ -21,7 +21,7 @@ from evalsuite.archs import build_backbone
 from evalsuite.archs.vit import FEATURE_MODES, apply_feature_mode, infer_vit
 from evalsuite.checkpoint import load_backbone
 from evalsuite.checkpoint.formats.mae import mae
-from evalsuite.checkpoint.load import infer_arch
+from evalsuite.checkpoint.archmatch import infer_arch
 from evalsuite.cli import main
 from evalsuite.errors import EvalsuiteError
 from evalsuite.results import protocol_id, read_rows

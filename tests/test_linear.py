@@ -71,7 +71,7 @@ def test_objective_minimiser_matches_sklearn(digits_splits):
     train, _, _ = digits_splits
     (x,) = numpy_standardize(train.features, train.features)
     wd = 10.0
-    fit = fit_logistic(torch.from_numpy(x).float(), train.targets, [wd], ProbeSettings("top1", 10))
+    fit = fit_logistic(torch.from_numpy(x).float(), train.targets, [wd], ProbeSettings(metric="top1", num_classes=10))
     ref = LogisticRegression(C=1 / wd, max_iter=5000, tol=1e-10).fit(x, train.targets.numpy())
     np.testing.assert_allclose(fit.weight[0].T.numpy(), ref.coef_, atol=5e-5)  # tol 1e-4 relative to max|W|
     # sklearn's multinomial intercepts are defined up to a shared constant
@@ -90,7 +90,7 @@ def test_sweep_matches_converged_sklearn_at_every_wd(features, request):
     step = np.log10(grid[1]) - np.log10(grid[0])
     ref_curve, ref_wd, ref_test = sklearn_reference(train, val, test, grid)
     for grid_batch in (0, len(grid)):
-        settings = ProbeSettings("top1", 10, grid_batch=grid_batch)
+        settings = ProbeSettings(metric="top1", num_classes=10, grid_batch=grid_batch)
         wd, curve, fit = sweep(train, val, grid, settings)
         gaps = [abs(r["val"] - ref_curve[r["wd"]]) for r in curve]
         assert max(gaps) <= 0.002, (grid_batch, [(r["wd"], r["val"], ref_curve[r["wd"]]) for r in curve])
@@ -105,7 +105,7 @@ def test_warm_starts_are_verified_not_trusted(digits_splits):
     kept, and a warm start already near the minimiser must still meet this penalty's test."""
     train, _, _ = digits_splits
     x = Standardizer(train.features)(train.features)
-    settings = ProbeSettings("top1", 10)
+    settings = ProbeSettings(metric="top1", num_classes=10)
     cold = fit_logistic(x, train.targets, [1e-2], settings)
     bad = replace(cold, weight=cold.weight * -50)
     from_bad = fit_logistic(x, train.targets, [1e-2], settings, init=bad)
@@ -123,8 +123,8 @@ def test_ties_break_toward_the_chosen_side():
     x = torch.randn(40, 3, generator=g) + 6 * y[:, None]
     train, val = Split(x[:30], y[:30]), Split(x[30:], y[30:])
     grid = [1e-2, 1.0, 100.0]
-    strong, curve, _ = sweep(train, val, grid, ProbeSettings("top1", 2))
-    weak, _, _ = sweep(train, val, grid, ProbeSettings("top1", 2, ties="weaker"))
+    strong, curve, _ = sweep(train, val, grid, ProbeSettings(metric="top1", num_classes=2))
+    weak, _, _ = sweep(train, val, grid, ProbeSettings(metric="top1", num_classes=2, ties="weaker"))
     assert {r["val"] for r in curve} == {1.0}
     assert strong == 100.0 and weak == 1e-2
 
@@ -137,16 +137,16 @@ def test_unstandardized_probe_fits_the_features_as_given(digits_splits):
     xt, xv = (torch.from_numpy(x).float() for x in numpy_standardize(train.features, train.features, val.features))
     by_hand = Split(xt, train.targets), Split(xv, val.targets)
     grid = [100.0, 10000.0]
-    _, curve, _ = sweep(train, val, grid, ProbeSettings("top1", 10))
-    _, curve_raw_off, _ = sweep(*by_hand, grid, ProbeSettings("top1", 10, standardize=False))
+    _, curve, _ = sweep(train, val, grid, ProbeSettings(metric="top1", num_classes=10))
+    _, curve_raw_off, _ = sweep(*by_hand, grid, ProbeSettings(metric="top1", num_classes=10, standardize=False))
     assert [r["val"] for r in curve] == [r["val"] for r in curve_raw_off]
-    _, curve_raw, _ = sweep(train, val, grid, ProbeSettings("top1", 10, standardize=False))
+    _, curve_raw, _ = sweep(train, val, grid, ProbeSettings(metric="top1", num_classes=10, standardize=False))
     assert [r["val"] for r in curve_raw] != [r["val"] for r in curve]
 
 
 def test_a_fit_stopped_by_the_cap_is_flagged_in_the_row(digits_splits):
     train, val, _ = digits_splits
-    _, curve, _ = sweep(train, val, [1e-4, 1.0], ProbeSettings("top1", 10, max_iter=3))
+    _, curve, _ = sweep(train, val, [1e-4, 1.0], ProbeSettings(metric="top1", num_classes=10, max_iter=3))
     assert all(r["capped"] and not r["converged"] and r["iterations"] == 3 and r["grad_norm"] > r["threshold"]
                for r in curve)
 
@@ -163,7 +163,7 @@ def test_multilabel_probe_learns_separable_labels():
     x = torch.randn(200, 5, generator=g)
     y = torch.stack([(x[:, 0] > 0), (x[:, 1] > 0), (x[:, 0] + x[:, 1] > 0)], 1).float()
     train, val, test = Split(x[:100], y[:100]), Split(x[100:150], y[100:150]), Split(x[150:], y[150:])
-    settings = ProbeSettings("map11", 3, multilabel=True)
+    settings = ProbeSettings(metric="map11", num_classes=3, multilabel=True)
     wd, _, _ = sweep(train, val, wd_grid(-3, 2, 6), settings)
     assert fit_and_score(concat(train, val), test, wd, settings)[0] > 0.95
 
@@ -177,7 +177,7 @@ def test_multilabel_probe_fits_ignored_pairs_as_negatives():
     y = torch.stack([(x[:, 0] > 0), (x[:, 1] > 0)], 1).double()
     ignored = y.clone()
     ignored[:6, 0] = IGNORE
-    settings = ProbeSettings("map11", 2, multilabel=True)
+    settings = ProbeSettings(metric="map11", num_classes=2, multilabel=True)
     fit = fit_logistic(x, ignored, [0.1], settings)
     as_negative = y.clone()
     as_negative[:6, 0] = 0.0

@@ -41,7 +41,7 @@ def test_blocks_and_float32_storage_give_the_one_block_objective(multilabel):
 
 def test_a_blocked_fit_reaches_the_same_minimiser():
     x, y = _data(400)
-    settings = ProbeSettings("top1", 5, max_iter=500)
+    settings = ProbeSettings(metric="top1", num_classes=5, max_iter=500)
     plain = fit_logistic(x, y, [1e-2, 1.0], settings)
     blocked = fit_logistic(x, y, [1e-2, 1.0], settings, basis=Basis.of(x, storage=torch.float32, block_rows=100),
                            memory={"storage": "float32", "block_rows": 100})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalsuite.cli import main
+from evalsuite.registry import DATASETS, tagged
 from evalsuite.report.published import BLOCK_TITLE, load_published, published_grid
 from tests.fixtures import datasets as fx
 
@@ -11,7 +12,7 @@ TRANSFER_TASKS = {"linear", "finetune"}
 
 def test_transfer_figures_name_their_table_and_how_they_were_checked():
     table = load_published()
-    transfer = table[table["dataset"].isin(fx.WRITERS)]
+    transfer = table[table["dataset"].isin(tagged(DATASETS, "transfer"))]
     assert len(transfer) >= 2 and set(transfer["task"]) <= TRANSFER_TASKS
     assert transfer["table"].str.startswith("Table").all() and (transfer["verified"].str.len() > 40).all()
     row = transfer[(transfer["method"] == "DeepCluster-v2") & (transfer["task"] == "linear") & (transfer["dataset"] == "cifar10")]
@@ -23,7 +24,7 @@ def test_supervised_resnet50_and_every_ssl_row_cover_the_11_many_shot_datasets_i
     the 11 datasets (no STL-10), each scored with the metric evalsuite's own wrapper uses for it."""
     table = load_published()
     ericsson = table[table["source_csv"] == "transfer_ericsson2021.csv"]
-    many_shot = set(fx.WRITERS) - {"stl10"}
+    many_shot = set(tagged(DATASETS, "transfer")) - {"stl10"}  # the transfer suite's datasets, not every fixture
     for (method, task), rows in ericsson.groupby(["method", "task"]):
         assert sorted(rows["dataset"]) == sorted(many_shot), (method, task)
     assert ericsson["method"].nunique() == 14 and set(ericsson["task"]) == TRANSFER_TASKS

@@ -16,7 +16,7 @@ from torch import nn
 
 from evalsuite.archs import build_backbone
 from evalsuite.archs.vit import FEATURE_MODES
-from evalsuite.checkpoint.load import signature
+from evalsuite.checkpoint.archmatch import signature
 from evalsuite.registry import ARCHS, TASKS, ZOO, names
 from evalsuite.report.published import load_published
 from evalsuite.runner import EvalRequest

@@ -1,7 +1,8 @@
 """``load_backbone(path)``: file -> backbone found by structure -> arch -> strictly loaded backbone.
 
-The weights are found by the structural search of ``evalsuite.checkpoint.structural`` (every
-container, every wrapper prefix), never by a layout's name; format adapters only rename (detectron2,
+The arch is the first that fits (``evalsuite.checkpoint.archmatch``); the weights are found by
+the structural search of ``evalsuite.checkpoint.structural`` (every container, every wrapper
+prefix), never by a layout's name; format adapters only rename (detectron2,
 lightly's ``Sequential``) or add metadata (method, epochs). Loading is strict: every backbone key
 must be present with its shape and a usable dtype (the guard of SimSiam's ``main_lincls.py``,
 made a hard failure), and what was left out of the checkpoint is named. Weights holding NaN or
@@ -10,7 +11,6 @@ inf are refused unless ``allow_nonfinite``.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,23 +18,12 @@ import torch
 from torch import nn
 
 from evalsuite.archs import build_backbone
-from evalsuite.archs.vit import TIMM_PREFIX
+from evalsuite.checkpoint.archmatch import arch_order, arch_tensors, infer_arch, search, signature
 from evalsuite.checkpoint.hub_files import sha256_of
 from evalsuite.checkpoint.io import NUMPY_DTYPE, read_checkpoint
-from evalsuite.checkpoint.structural import (
-    OPTIONAL_SUFFIX,
-    Candidate,
-    shape_of,
-    KeyReport,
-    best,
-    candidates,
-    compare,
-    named_by,
-    select,
-    tensor_dicts,
-)
+from evalsuite.checkpoint.structural import OPTIONAL_SUFFIX, Candidate, KeyReport, compare, tensor_dicts
 from evalsuite.errors import EvalsuiteError
-from evalsuite.registry import ARCH_GUESSERS, ARCHS, FORMATS, load_builtins, names
+from evalsuite.registry import ARCHS, FORMATS, load_builtins, names
 
 RANDOM = "random"
 STRUCTURAL = "structural"
@@ -65,21 +54,6 @@ class LoadedCheckpoint:
         }
 
 
-@functools.lru_cache(maxsize=None)
-def _arch_tensors(arch: str) -> tuple[dict[str, tuple], frozenset[str]]:
-    """The arch's ``{key: shape}`` and its floating-point keys, built on the meta device when the
-    arch allows it (no memory for a ViT-L just to read its names)."""
-    try:
-        with torch.device("meta"):
-            state = build_backbone(arch).state_dict()
-    except EvalsuiteError:
-        raise
-    except Exception:  # a user's callable that cannot be built on the meta device
-        state = build_backbone(arch).state_dict()
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    return shapes, frozenset(k for k, v in state.items() if v.is_floating_point())
-
-
 def _uninitialised(arch: str) -> nn.Module:
     """The arch with allocated but uninitialised weights (every one is then loaded), skipping a
     random init that costs seconds for large nets; built normally when the arch cannot be built on
@@ -95,11 +69,6 @@ def _uninitialised(arch: str) -> nn.Module:
     if tied or any(name not in signature(arch) for name, _ in model.named_buffers()):
         return build_backbone(arch)  # to_empty would untie shared weights / leave buffers empty
     return model.to_empty(device="cpu")
-
-
-def signature(arch: str) -> dict[str, tuple]:
-    """``{key: shape}`` of an arch's state dict: what a checkpoint candidate is compared with."""
-    return _arch_tensors(arch)[0]
 
 
 def compare_keys(state_dict: dict[str, torch.Tensor], model: nn.Module) -> KeyReport:
@@ -139,52 +108,6 @@ def _sources(obj: dict) -> tuple[str, list[tuple[str, dict]], dict]:
     return (named[0] if named else STRUCTURAL), renamed + tensor_dicts(obj), meta
 
 
-def _arch_order(arch: str | None, hint: str | None, sources: list[tuple[str, dict]]) -> list[str]:
-    """``--arch`` alone when given; else the file's own arch name, the arch families' guesses from
-    weight shapes (``ARCH_GUESSERS``), then every registered arch."""
-    if arch:
-        return [arch]
-    registered = names(ARCHS)
-    # a timm hub folder's config names its timm architecture (formats/timm_hub.py), tried first
-    order = [hint] if hint in registered or str(hint).startswith(TIMM_PREFIX) else []
-    for guess in ARCH_GUESSERS.module_dict.values():
-        for _, tensors in sources:
-            name = guess(tensors)
-            if name and name not in order:
-                order.append(name)
-    rest = [a for a in registered if a not in order]
-    anchored = [a for a in rest if _anchored(a, sources)]
-    # Archs whose first tensor is not in the file at all are only tried when no other arch is.
-    return order + (anchored or rest)
-
-
-def _anchored(arch: str, sources: list[tuple[str, dict]]) -> bool:
-    """The arch's first tensor (a ResNet's conv1.weight, a ViT's cls_token) is in some tensor dict
-    with its shape: a cheap test before the full comparison."""
-    key, shape = next(iter(signature(arch).items()))
-    return any((k == key or k.endswith("." + key)) and shape_of(v) == shape
-               for _, tensors in sources for k, v in tensors.items())
-
-
-def _search(sources, archs: list[str], key: str | None, path: str) -> tuple[str, Candidate | None, list[str], Candidate | None, str]:
-    """First arch with a fitting candidate: (arch, chosen, conventions used, closest, closest's arch)."""
-    closest, closest_arch, locations = None, archs[0], set()
-    for arch in archs:
-        cands = candidates(sources, signature(arch))
-        locations |= {c.location for c in cands}
-        chosen, used = select(cands, key, path)
-        if chosen is not None:
-            return arch, chosen, used, None, arch
-        near = best([c for c in cands if named_by(c, key)] if key else cands)
-        if near is not None and (closest is None or near.report.matched / max(near.report.total, 1)
-                                 > closest.report.matched / max(closest.report.total, 1)):
-            closest, closest_arch = near, arch
-    if key and not any(loc == key or loc.startswith(key + ".") for loc in locations):
-        valid = ", ".join(sorted(locations)) or "(none: no tensor dict holds keys of the arch)"
-        raise EvalsuiteError(f"--key {key!r} names nothing in checkpoint {path!r}; candidates are: {valid}")
-    return archs[0], None, [], closest, closest_arch
-
-
 #: The dtypes a floating-point weight may come in; each is cast to the arch's dtype on load
 #: (training precisions). float8 / float4 are lossy storage formats, refused like quantized tensors.
 WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
@@ -205,7 +128,7 @@ def unusable_dtype(value: torch.Tensor, floating: bool) -> str | None:
 def _check_tensors(chosen: Candidate, arch: str) -> list[str]:
     """Flag dtypes the arch cannot take (int, complex, float8 or quantized where it has floats,
     sparse, meta tensors) into the report; return the backbone keys holding NaN or inf."""
-    floating = _arch_tensors(arch)[1]
+    floating = arch_tensors(arch)[1]
     nonfinite = []
     for key, value in chosen.tensors.items():
         if key.endswith(OPTIONAL_SUFFIX) or key not in signature(arch):
@@ -235,8 +158,8 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     path = str(path)
     obj = read_checkpoint(path, trust)
     fmt_name, sources, meta = _sources(obj)
-    archs = _arch_order(arch or meta.get("arch"), meta.get("arch_hint"), sources)
-    found_arch, chosen, used, closest, closest_arch = _search(sources, archs, key, path)
+    archs = arch_order(arch or meta.get("arch"), meta.get("arch_hint"), sources)
+    found_arch, chosen, used, closest, closest_arch = search(sources, archs, key, path)
     if chosen is None and closest is None:
         raise _no_candidate(path, arch, sources, obj)
     pick = chosen or closest
@@ -294,11 +217,3 @@ def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc
     info.state_dict = {}
     return model, info
-
-
-def infer_arch(state_dict: dict[str, torch.Tensor], hint: str | None = None) -> str | None:
-    """The first arch (the hint, the guessers' answers, then every registered one) that a state
-    dict, under any wrapper prefix, fits completely."""
-    sources = [("", state_dict)]
-    found, chosen, *_ = _search(sources, _arch_order(None, hint, sources), None, "<state dict>")
-    return found if chosen else None

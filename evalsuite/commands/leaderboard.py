@@ -19,21 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalsuite.leaderboard import leaderboard
+    from evalsuite.leaderboard import full_leaderboard
     from evalsuite.atomic import output_file, write_text
 
     if args.output:
         output_file(args.output, "leaderboard file (-o)", f"leaderboard.{args.format}")
     results = results_dir(args.results)
-    text = leaderboard(results, args.baseline, args.format, args.spread)
-    from evalsuite.results import read_rows
-    from evalsuite.zoo.compare import delta_block
-
-    text += delta_block(read_rows(results, warn=False), args.format)  # warned once above; zoo checkpoints: measured minus published, per cell
-    if args.published:
-        from evalsuite.report.published import published_block
-
-        text += published_block(results, args.baseline, args.format, args.spread)
+    text = full_leaderboard(results, args.baseline, args.format, args.spread, args.published)
     if args.output:
         write_text(Path(args.output), text)
     else:

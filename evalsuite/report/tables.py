@@ -40,9 +40,10 @@ def task_order(task: str) -> tuple[float, str]:
     """Where a task's columns stand: its class's ``REPORT_ORDER``; a task that is not registered (a
     row of a removed task) or states none follows, alphabetically."""
     from evalsuite.registry import TASKS, names
+    from evalsuite.tasks.protocol import hook
 
     cls = TASKS.get(task) if task in names(TASKS) else None
-    return (getattr(cls, "REPORT_ORDER", float("inf")), task)
+    return (hook(cls, "REPORT_ORDER"), task)
 
 
 def checkpoint_info(rows: list[dict]) -> pd.DataFrame:

@@ -177,15 +177,18 @@ def _report(manifest: Manifest, finalize: bool | str) -> int:
 
 def finalize_sweep(manifest: Manifest) -> None:
     """The leaderboard and report of the sweep's folder, written once all jobs are done."""
-    from evalsuite.cli import main
+    from evalsuite.atomic import write_text
+    from evalsuite.leaderboard import full_leaderboard
+    from evalsuite.report import make_report
 
     out = Path(manifest.results_dir)
     baseline = manifest.executor_options.get("baseline")
-    extra = ["--baseline", baseline] if baseline else []
-    for argv in (["leaderboard", "--results", str(out), "-o", str(out / "leaderboard.md"), *extra],
-                 ["report", "--results", str(out), "-o", str(out / "report.html"), *extra]):
-        if main(argv) != 0:
-            raise EvalsuiteError(f"sweep: `evalsuite {' '.join(argv)}` failed; the rows are in {out}")
+    try:
+        text = full_leaderboard(out, baseline)
+        make_report(out, out / "report.html", baseline)
+    except EvalsuiteError as exc:
+        raise EvalsuiteError(f"sweep: the leaderboard or report failed: {exc} (the rows are in {out})") from None
+    write_text(out / "leaderboard.md", text)
     print(f"sweep: wrote {out / 'leaderboard.md'} and {out / 'report.html'}")
 
 

@@ -2,4 +2,4 @@
 
 from evalsuite.registry import import_folder
 
-import_folder(__name__, __path__, skip=frozenset({"base", "metrics", "lbfgs", "resume", "attentive_heads"}))
+import_folder(__name__, __path__, skip=frozenset({"base", "metrics", "lbfgs", "resume", "attentive_heads", "protocol"}))

@@ -27,7 +27,7 @@ of the centred features (``evalsuite.tasks.eigenbasis``: min(N, D) unknowns per 
 per sweep); L-BFGS starts each iteration from a Kronecker estimate of the inverse Hessian
 (``evalsuite.tasks.logistic``); and along the grid each penalty is offered, beside the last
 minimiser, its linear extrapolation from the last two (``extrapolated``). Measured against
-scikit-learn on the same 2 cores in ``bench/eval_speed.py`` (bench/RESULTS.md, issue 17).
+scikit-learn by ``bench/eval_speed.py`` (bench/RESULTS.md, "Linear probe: convergence and speed against scikit-learn").
 
 Every fit is one of G problems solved side by side by ``evalsuite.tasks.lbfgs.batched_lbfgs``.
 The sweep runs either one penalty at a time, strongest first, each warm-started from the last
@@ -40,7 +40,7 @@ in the row's ``val_curve``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -68,18 +68,49 @@ def wd_grid(start: float = -6.0, stop: float = 5.0, num: int = 45) -> list[float
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
-    """How one probe is fitted and chosen (``linear``, ``lowshot`` and the presets fill it).
+class ProbeOptions:
+    """How a probe's penalty sweep is solved and a penalty chosen: the recipe's knobs, which ``linear``
+    takes as its own fields (so its rows state them) and ``ProbeSettings`` completes per dataset.
+
+    Args:
+        max_iter: L-BFGS iterations per problem (Kornblith et al. 2019 fit to convergence; 1000
+            caps it, and a fit that reaches the cap is listed in the row's ``unconverged_wd``).
+        tol: relative stationarity (module docstring).
+        grid_batch: penalties solved side by side; 0 = automatic (all of them on a GPU, one at a
+            time with verified warm starts on a CPU). Both reach the same minimiser to ``tol``.
+        dtype: ``float64`` (exact, scikit-learn's precision) or ``float32``.
+        standardize: standardise features with the fitted set's statistics (Kornblith et al. 2019
+            do; ssl-transfer fits raw features).
+        ties: equal val scores go to the ``stronger`` penalty (the simpler model) or the ``weaker``.
+    """
+
+    max_iter: int = ruled(1000, AT_LEAST_1)
+    tol: float = TOL
+    grid_batch: int = ruled(0, AT_LEAST_0)
+    dtype: str = "float64"
+    standardize: bool = True
+    ties: str = "stronger"
+
+    def __post_init__(self) -> None:
+        """Raise ValueError naming a bad probe setting and the valid ones."""
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r} is not valid; use one of: {', '.join(DTYPES)}")
+        if self.ties not in TIES:
+            raise ValueError(f"ties {self.ties!r} is not valid; use one of: {', '.join(TIES)}")
+        if not self.tol > 0:
+            raise ValueError(f"tol={self.tol!r} must be a positive number, e.g. 1e-4")
+        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
+            raise ValueError(f"max_iter={self.max_iter!r} must be a positive integer, e.g. 1000")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeSettings(ProbeOptions):
+    """One probe's options plus what the dataset and the run give (``linear``, ``lowshot`` and the
+    benchmarks fill it, by keyword).
 
     Args:
         metric, num_classes, multilabel: the dataset's scoring.
         device: where the solve runs.
-        max_iter: L-BFGS iterations per problem; a problem stopped by it is flagged in the row.
-        tol: relative stationarity (module docstring).
-        grid_batch: penalties solved side by side; 0: one at a time with warm starts.
-        dtype: ``float64`` (exact, scikit-learn's precision) or ``float32``.
-        standardize: standardise features with the fitted set's statistics.
-        ties: equal val scores go to the ``stronger`` or the ``weaker`` penalty.
         desc: progress lines on stderr with this title; None: quiet.
     """
 
@@ -87,13 +118,12 @@ class ProbeSettings:
     num_classes: int
     multilabel: bool = False
     device: torch.device = torch.device("cpu")
-    max_iter: int = 1000
-    tol: float = TOL
-    grid_batch: int = 0
-    dtype: str = "float64"
-    standardize: bool = True
-    ties: str = "stronger"
     desc: str | None = None
+
+    @classmethod
+    def of(cls, options: ProbeOptions, **given) -> "ProbeSettings":
+        """``options``' knobs (a ``Linear`` is one), with ``given`` (the dataset's, overrides) added."""
+        return cls(**{**{f.name: getattr(options, f.name) for f in fields(ProbeOptions)}, **given})
 
 
 class Standardizer:
@@ -151,8 +181,7 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, wds: list[float], settings: P
 def extrapolated(last: Fit, before: Fit) -> Fit:
     """The next minimiser along the grid, predicted linearly from the last two (the grid is even
     in log wd): the predictor of a path-following method (Allgower & Georg 1990, Ch. 2), offered
-    to ``fit_logistic`` beside the last minimiser itself. On the 3,072-d digits pixels it cut a
-    sweep from 5,163 iterations to 1,723."""
+    to ``fit_logistic`` beside the last minimiser itself (its effect on iterations: bench/RESULTS.md)."""
     return Fit(2 * last.weight - before.weight, 2 * last.bias - before.bias, {})
 
 
@@ -190,7 +219,7 @@ def sweep(train: Split, val: Split, grid: list[float], settings: ProbeSettings) 
     norm = Standardizer(train.features.to(settings.device), settings.standardize)
     xt, xv = norm(train.features.to(settings.device)), norm(val.features.to(settings.device))
     curve, fits = [], {}
-    for wd, fit in _fits(xt, yt_of(train, settings), sorted(grid, reverse=True), settings):
+    for wd, fit in _fits(xt, train.targets.to(settings.device), sorted(grid, reverse=True), settings):
         val_score = score(settings.metric, (xv.to(fit.weight.dtype) @ fit.weight[0] + fit.bias[0]).float(), val.targets)
         curve.append({"wd": wd, "val": val_score, **fit.record(0)})
         fits[wd] = fit
@@ -200,15 +229,11 @@ def sweep(train: Split, val: Split, grid: list[float], settings: ProbeSettings) 
     return chosen, curve, fits[chosen]
 
 
-def yt_of(split: Split, settings: ProbeSettings) -> torch.Tensor:
-    return split.targets.to(settings.device)
-
-
 def fit_and_predict(train: Split, test: Split, wd: float, settings: ProbeSettings,
                     init: Fit | None = None) -> tuple[torch.Tensor, dict]:
     """Refit at ``wd`` on ``train``, predict ``test`` once; returns its logits (N, C) and the fit's record."""
     norm = Standardizer(train.features.to(settings.device), settings.standardize)
-    fit = fit_logistic(norm(train.features.to(settings.device)), yt_of(train, settings), [wd], replace(settings, desc=None), init)
+    fit = fit_logistic(norm(train.features.to(settings.device)), train.targets.to(settings.device), [wd], replace(settings, desc=None), init)
     logits = norm(test.features.to(settings.device)).to(fit.weight.dtype) @ fit.weight[0] + fit.bias[0]
     return logits.float(), fit.record(0)
 
@@ -226,19 +251,12 @@ def unconverged(curve: list[dict]) -> list[float]:
 
 @TASKS.register_module("linear")
 @dataclass(frozen=True)
-class Linear:
-    """Args:
+class Linear(ProbeOptions):
+    """The probe's options (``ProbeOptions``: its fields, and the row's) plus:
+
+    Args:
         wd_start, wd_stop, wd_num: the L2 grid, logspace(wd_start, wd_stop, wd_num)
             (Kornblith et al. 2019, App. A.3: -6, 5, 45).
-        max_iter: L-BFGS iterations per fit (Kornblith et al. 2019 fit to convergence; 1000 caps
-            it, and a fit that reaches the cap is listed in the row's ``unconverged_wd``).
-        grid_batch: penalties solved side by side; 0 = automatic (all of them on a GPU, one at a
-            time with verified warm starts on a CPU). Both reach the same minimiser to ``tol``.
-        tol: relative stationarity test (module docstring).
-        dtype: ``float64`` or ``float32`` for the solve.
-        standardize: standardise features before the probe (Kornblith et al. 2019 do; ssl-transfer
-            fits raw features).
-        ties: equal val scores go to the ``stronger`` penalty (the simpler model) or the ``weaker``.
         val_draw: without an official val split, a seeded 20% of train drawn ``stratified`` by
             class or ``random`` (ssl-transfer's plain shuffle).
     """
@@ -251,24 +269,18 @@ class Linear:
     wd_start: float = -6.0
     wd_stop: float = 5.0
     wd_num: int = ruled(45, AT_LEAST_1)
-    max_iter: int = ruled(1000, AT_LEAST_1)
-    grid_batch: int = ruled(0, AT_LEAST_0)
-    tol: float = TOL
-    dtype: str = "float64"
-    standardize: bool = True
-    ties: str = "stronger"
     val_draw: str = "stratified"
 
     def __post_init__(self) -> None:
-        check_probe_options(self.dtype, self.ties, self.tol, self.max_iter)
+        super().__post_init__()
         if self.val_draw not in VAL_DRAWS:
             raise ValueError(f"val_draw {self.val_draw!r} is not valid; use one of: {', '.join(VAL_DRAWS)}")
 
     def probe(self, ctx: EvalContext) -> ProbeSettings:
         spec = ctx.spec
-        return ProbeSettings(spec.metric, len(spec.classes), spec.multilabel, ctx.device, self.max_iter, self.tol,
-                             grid_batch_for(self.grid_batch, self.wd_num, ctx.device), self.dtype, self.standardize,
-                             self.ties, None if ctx.quiet else f"linear {spec.name} wd sweep")
+        return ProbeSettings.of(self, metric=spec.metric, num_classes=len(spec.classes), multilabel=spec.multilabel,
+                                device=ctx.device, grid_batch=grid_batch_for(self.grid_batch, self.wd_num, ctx.device),
+                                desc=None if ctx.quiet else f"linear {spec.name} wd sweep")
 
     def run(self, ctx: EvalContext) -> TaskOutput:
         train, val, test, split_info = ctx.protocol_splits(self.val_draw)
@@ -286,14 +298,3 @@ class Linear:
                    "unconverged_wd": unconverged(curve) + ([wd] if final["capped"] else [])},
         )
 
-
-def check_probe_options(dtype: str, ties: str, tol: float, max_iter: int) -> None:
-    """Raise ValueError naming a bad probe setting and the valid ones."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype {dtype!r} is not valid; use one of: {', '.join(DTYPES)}")
-    if ties not in TIES:
-        raise ValueError(f"ties {ties!r} is not valid; use one of: {', '.join(TIES)}")
-    if not tol > 0:
-        raise ValueError(f"tol={tol!r} must be a positive number, e.g. 1e-4")
-    if not (isinstance(max_iter, int) and max_iter >= 1):
-        raise ValueError(f"max_iter={max_iter!r} must be a positive integer, e.g. 1000")

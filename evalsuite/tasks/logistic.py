@@ -14,8 +14,8 @@ weights and A on the intercepts, exact when the curvature does not vary with the
 inverted in closed form through A's eigenvectors (the Kronecker-factored approximation of
 Martens & Grosse 2015, K-FAC, Sec. 3, here with one factor already diagonal). Refreshed at every
 evaluation from that evaluation's probabilities, it keeps the class coupling that a diagonal
-estimate drops: on 512-d CIFAR-10 features it cut a 45-penalty sweep from 2,079 L-BFGS
-iterations (the Hessian's exact diagonal in this basis) to 836 (bench/RESULTS.md, issue 17).
+estimate drops, and so needs fewer L-BFGS iterations per sweep than the Hessian's exact diagonal
+in this basis (measured in bench/RESULTS.md, "Linear probe: convergence and speed against scikit-learn").
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ class LowShot:
         train, val, test, split_info = ctx.protocol_splits()
         labels = train.targets.numpy()
         metric = spec.metric
-        settings = ProbeSettings(metric, len(spec.classes), False, device, self.max_iter,
+        settings = ProbeSettings(metric=metric, num_classes=len(spec.classes), device=device, max_iter=self.max_iter,
                                  grid_batch=grid_batch_for(self.grid_batch, self.wd_num, device))
         metrics, per_size = {}, {}
         sizes = size_names(self.shots, self.fractions)

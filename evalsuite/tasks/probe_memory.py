@@ -19,12 +19,8 @@ CPU the kernel's MemAvailable). A fit that cannot fit even at float32 storage, o
 time and ``MIN_BLOCK`` rows is refused before any work with one sentence naming what it needs and
 the alternative (``linear_multi``, whose memory does not grow with N).
 
-Worked figures (``plan`` at N = 1.28M, C = 1,000, budget 80% of 97% of the card; measured
-parts in bench/RESULTS.md): at D = 384 (ViT-S) the resident features are 5.5 GiB (float32 +
-float64) and the 45-penalty solver state 7.7 GiB, so both a 24 GB GPU (2,671-row blocks) and an
-80 GB one (24,194-row blocks) run the whole grid at once in float64. At D = 2,048 (ResNet-50) the
-solver state of 45 penalties is 37 GiB: an 80 GB GPU runs 22 at a time; on a 24 GB GPU even the
-float32 features (19.5 GiB) leave too little, and the probe is refused in favour of linear_multi.
+The plans it makes at full ImageNet size (ViT-S and ResNet-50 widths, 24 and 80 GB GPUs) and
+the measured CPU parts: bench/RESULTS.md, "ImageNet scale: the L-BFGS probe's memory plan".
 """
 
 from __future__ import annotations
