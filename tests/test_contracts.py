@@ -143,7 +143,8 @@ def test_every_dataset_builds_a_spec_from_its_fixture(name, tmp_path, monkeypatc
     try:
         spec = build_dataset(name, root, download=False)
     except EvalsuiteError as exc:
-        pytest.skip(f"{name} has no offline copy in tests/fixtures/datasets.py and carries no data ({exc})")
+        pytest.fail(f"{name} has no offline copy in tests/fixtures/datasets.py (WRITERS) and carries no data: add "
+                    f"its fixture in its real on-disk layout ({exc})")
     assert spec.name == name and {"train", "test"} <= set(spec.splits) and spec.classes
     assert spec.sizes == {k: len(v) for k, v in spec.splits.items()} and min(spec.sizes.values()) > 0
     for split in spec.splits.values():
