@@ -60,8 +60,9 @@ def test_ade20k_fixture_reduces_the_zero_label(tmp_path):
 
 
 def test_missing_or_unknown_segmentation_data_is_one_sentence(tmp_path):
-    with pytest.raises(EvalsuiteError, match="VOCdevkit/VOC2012"):
+    with pytest.raises(EvalsuiteError, match="VOCdevkit/VOC2012") as info:
         build_segmentation_dataset("voc2012seg", str(tmp_path))
+    assert "download=True" not in str(info.value)  # torchvision's API words are not the CLI's
     with pytest.raises(EvalsuiteError, match="ADEChallengeData2016.zip"):
         build_segmentation_dataset("ade20k", str(tmp_path))
     with pytest.raises(EvalsuiteError, match="unknown segmentation dataset 'cityscapes'; valid"):
@@ -112,3 +113,11 @@ def test_segmentation_through_sweep_and_into_the_leaderboard(tmp_path, one_threa
     means, _ = build([row], None)
     assert [c for c in means.columns if "segmentation" in c] == ["voc2012seg:data/segmentation miou"]
     assert (results / "leaderboard.md").is_file()
+
+
+def test_list_datasets_names_the_segmentation_datasets(capsys):
+    from evalsuite.cli import main
+
+    assert main(["list", "datasets"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "voc2012seg (segmentation), voc2012seg:PATH" in out and "ade20k (segmentation), ade20k:PATH" in out

@@ -47,5 +47,9 @@ def run(args: argparse.Namespace) -> int:
     for name in registry.names(table[args.kind]):
         print(name)
     if args.kind == "datasets":
+        from evalsuite.segmentation.datasets import SEG_DATASETS
+
         print("imagefolder:PATH")
+        for name in registry.names(SEG_DATASETS):  # the dense-label datasets the segmentation task reads
+            print(f"{name} (segmentation), {name}:PATH")
     return 0

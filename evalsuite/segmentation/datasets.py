@@ -86,8 +86,8 @@ def voc2012seg(root: Path, download: bool) -> SegmentationSpec:
     try:
         splits = {k: VOCMasks(VOCSegmentation(str(root), "2012", s, download=download))
                   for k, s in (("train", "train"), ("test", "val"))}
-    except (RuntimeError, OSError) as exc:
-        raise EvalsuiteError(f"PASCAL VOC 2012 segmentation not found under {str(root.resolve())!r} ({exc}); place "
+    except (RuntimeError, OSError):  # torchvision's own words speak of download=True, not of this CLI
+        raise EvalsuiteError(f"PASCAL VOC 2012 segmentation not found under {str(root.resolve())!r}; place "
                              f"{folder}/{{JPEGImages,SegmentationClass,ImageSets/Segmentation}} there or add --download") from None
     return SegmentationSpec("voc2012seg", splits, ["background", *VOC_CLASSES], label_note="voc: 255 ignored")
 
