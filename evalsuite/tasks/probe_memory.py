@@ -110,8 +110,13 @@ def planned_basis(x: torch.Tensor, classes: int, grid_batch: int, dtype: torch.d
     features are never stored wider than the solve's ``dtype``."""
     n, d = x.shape
     chosen = plan(n, d, classes, grid_batch, x.device)
+    return basis_for(x, chosen, dtype), chosen
+
+
+def basis_for(x: torch.Tensor, chosen: MemoryPlan, dtype: torch.dtype) -> Basis:
+    """x (N, D)'s eigenbasis built as ``chosen`` says (its storage, never wider than ``dtype``, and its block)."""
     storage = torch.float32 if chosen.storage == "float32" or dtype == torch.float32 else torch.float64
-    return Basis.of(x, dtype, storage=storage, block_rows=chosen.block_rows), chosen
+    return Basis.of(x, dtype, storage=storage, block_rows=chosen.block_rows)
 
 
 def departs(chosen: MemoryPlan, grid_batch: int, dtype: str) -> bool:
