@@ -108,3 +108,12 @@ def test_the_bench_builds_one_basis(monkeypatch):
     row = bench["one"](3000, 8, 5, torch.device("cpu"), evals=1, iters=1, block_rows=512)
     assert len(built) == 1 and built[0]["block_rows"] == 512 and row["plan"]["block_rows"] == 512
     assert set(row["phases"]) == {"data", "basis", "objective", "fit"}
+
+
+def test_wide_features_and_few_classes_are_blocked_for_the_basis_build():
+    # 100k x 2,048 features, 10 classes: the solve's (B, C) temporaries are small, but the basis's
+    # unblocked float64 centred copy (1.6 GB) is not: it must count, and blocks are then of the build's size
+    n, d, c, budget = 100_000, 2048, 10, 3 << 30
+    chosen = plan(n, d, c, 1, torch.device("cpu"), budget=budget)
+    assert 0 < chosen.block_rows < n and chosen.bytes <= budget
+    assert chosen.block_rows * 2 * d * 8 <= budget - n * d * (4 + 8)  # its build blocks fit beside the resident features
