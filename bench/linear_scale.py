@@ -4,8 +4,9 @@ N rows x D dims x C classes, N from 10k to 1.28M, under the memory plan (evalsui
 Each size runs in its own process (so its peak memory is its own): build the planned eigenbasis
 (mean, covariance and rotation in blocks), then time objective + gradient evaluations of G
 penalties side by side (the plan's grid batch; G = 1 on a CPU, where the sweep runs one penalty at
-a time) and a capped L-BFGS fit. Peak memory: the process's max RSS on a CPU, the allocator's peak
-on a GPU; "working" is the peak less the features' own bytes (N x D float32, given).
+a time) and a capped L-BFGS fit. Peak memory per phase (synthetic data, basis, objective, fit): the process's
+VmHWM, reset at each phase's start, on a CPU, the allocator's peak on a GPU; "working" is the peak
+less the features' own bytes (N x D float32, given), "beyond" that less the rotated features too.
 
 Also prints the plans for a 24 GB and an 80 GB GPU at full size (computed, not measured).
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -29,11 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from evalsuite.tasks.eigenbasis import Basis  # noqa: E402
 from evalsuite.tasks.lbfgs import batched_lbfgs  # noqa: E402
 from evalsuite.tasks.linear import wd_grid  # noqa: E402
 from evalsuite.tasks.logistic import LogisticProblem  # noqa: E402
-from evalsuite.tasks.probe_memory import plan, planned_basis  # noqa: E402
+from evalsuite.tasks.probe_memory import basis_for, plan  # noqa: E402
 
 FULL = 1_281_167  # ImageNet-1k train images
 GPUS = {"24 GB GPU": 24, "80 GB GPU": 80}
@@ -50,17 +49,55 @@ def synthetic(n: int, d: int, c: int, device: torch.device) -> tuple[torch.Tenso
     return x.to(device), y.to(device)
 
 
+class Phases:
+    """Peak memory of each phase, in GiB: the process's VmHWM (reset at the phase's start through
+    /proc/self/clear_refs) on a CPU, the allocator's peak on a GPU; with what was held at its start."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.peaks = device, {}
+
+    def _now(self) -> int:
+        if self.device.type == "cuda":
+            return torch.cuda.memory_allocated(self.device)
+        return _status("VmRSS")
+
+    def start(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        self.held = self._now()
+
+    def stop(self, name: str) -> None:
+        peak = torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else _status("VmHWM")
+        self.peaks[name] = {"held_at_start_gib": round(self.held / 2**30, 2), "peak_gib": round(peak / 2**30, 2)}
+
+
+def _status(field: str) -> int:
+    """A memory figure of /proc/self/status, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
 def one(n: int, d: int, c: int, device: torch.device, evals: int, iters: int, block_rows: int) -> dict:
+    phases = Phases(device)
+    phases.start()
     x, y = synthetic(n, d, c, device)
+    phases.stop("data")
+    phases.start()
     grid = wd_grid()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     start = time.perf_counter()
-    basis, chosen = planned_basis(x, c, len(grid) if device.type == "cuda" else 0, torch.float64)
+    chosen = plan(n, d, c, len(grid) if device.type == "cuda" else 0, device)
     if block_rows:  # the plan's storage and width, a fixed block (the same working memory at every N)
         chosen = replace(chosen, block_rows=block_rows if block_rows < n else 0)
-        basis = Basis.of(x, storage=basis.xr.dtype, block_rows=chosen.block_rows)
+    basis = basis_for(x, chosen, torch.float64)  # one basis: a second built beside it held two rotations
     sync()
     basis_s = time.perf_counter() - start
+    phases.stop("basis")
+    phases.start()
     g = max(chosen.grid_batch, 1)
     problem = LogisticProblem(basis, y, grid[:g], c)
     theta = torch.zeros(g, problem.r * c + c, dtype=torch.float64, device=device)
@@ -71,16 +108,21 @@ def one(n: int, d: int, c: int, device: torch.device, evals: int, iters: int, bl
         problem(theta)
     sync()
     eval_s = (time.perf_counter() - start) / evals
+    phases.stop("objective")
+    phases.start()
     start = time.perf_counter()
     _, info = batched_lbfgs(problem, theta, max_iter=iters, scale=problem.penalty_scale, precondition=problem.precondition)
     sync()
     fit_s = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    phases.stop("fit")
+    rotated = basis.xr.numel() * basis.xr.element_size()  # (N, r) in the plan's storage
+    peak = max(p["peak_gib"] for p in phases.peaks.values()) * 2**30  # (clear_refs resets ru_maxrss too)
     return {"n": n, "d": d, "classes": c, "device": str(device), "plan": chosen.record(), "basis_s": round(basis_s, 2),
             "eval_s": round(eval_s, 3), "penalties_per_eval": g, "fit_iters": int(info["iterations"].max()),
             "fit_s": round(fit_s, 2), "peak_gib": round(peak / 2**30, 2),
-            "features_gib": round(n * d * 4 / 2**30, 2), "working_gib": round((peak - n * d * 4) / 2**30, 2)}
+            "features_gib": round(n * d * 4 / 2**30, 2), "working_gib": round((peak - n * d * 4) / 2**30, 2),
+            "rotated_gib": round(rotated / 2**30, 2), "beyond_gib": round((peak - n * d * 4 - rotated) / 2**30, 2),
+            "phases": phases.peaks}
 
 
 def gpu_plans(d: int, c: int) -> dict:

@@ -5,11 +5,16 @@ refuses in one sentence when nothing fits."""
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from evalsuite.errors import EvalsuiteError
 from evalsuite.tasks.eigenbasis import Basis
+from evalsuite.tasks.lbfgs import batched_lbfgs
 from evalsuite.tasks.linear import ProbeSettings, fit_logistic
 from evalsuite.tasks.logistic import LogisticProblem
 from evalsuite.tasks.probe_memory import MIN_BLOCK, plan
@@ -65,3 +70,50 @@ def test_the_plan_narrows_as_the_budget_shrinks_and_then_refuses():
     with pytest.raises(EvalsuiteError, match=r"the linear probe on 1,281,167 x 2048 features and 1000 classes needs at "
                                              r"least .* GiB .* run linear_multi"):
         plan(n, 2048, c, 45, cpu, budget=16 << 30)
+
+
+class _Sizes(TorchDispatchMode):
+    """Records the element count of every tensor an op creates while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[tuple[str, int]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else [out]:
+            if isinstance(t, torch.Tensor) and t.numel():
+                self.created.append((str(func), t.numel()))
+        return out
+
+
+def test_in_blocks_nothing_grows_with_the_rows_but_the_rotation():
+    # the design: beyond the features and their (N, r) rotation, memory is bounded by the block
+    n, d, c, block = 4000, 12, 5, 64
+    x, y = _data(n, d, c)
+    with _Sizes() as build:
+        basis = Basis.of(x, block_rows=block)
+    assert [k for k, size in build.created if size >= n] == ["aten.new_empty.default"]  # xr (N, r), once
+    problem = LogisticProblem(basis, y, [0.1, 10.0], c)
+    with _Sizes() as solve:
+        batched_lbfgs(problem, problem.start([]), max_iter=3, precondition=problem.precondition)
+    assert max(size for _, size in solve.created) < n  # no (N, C), (N, r) or (N,) temporary in a fit
+
+
+def test_the_bench_builds_one_basis(monkeypatch):
+    # two held at once (the plan's, then a fixed block's) was 3.66 GiB of the 1.28M-row peak
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "bench" / "linear_scale.py"), run_name="bench")
+    built, of = [], Basis.of.__func__
+    monkeypatch.setattr(Basis, "of", classmethod(lambda cls, *a, **k: built.append(k) or of(cls, *a, **k)))
+    row = bench["one"](3000, 8, 5, torch.device("cpu"), evals=1, iters=1, block_rows=512)
+    assert len(built) == 1 and built[0]["block_rows"] == 512 and row["plan"]["block_rows"] == 512
+    assert set(row["phases"]) == {"data", "basis", "objective", "fit"}
+
+
+def test_wide_features_and_few_classes_are_blocked_for_the_basis_build():
+    # 100k x 2,048 features, 10 classes: the solve's (B, C) temporaries are small, but the basis's
+    # unblocked float64 centred copy (1.6 GB) is not: it must count, and blocks are then of the build's size
+    n, d, c, budget = 100_000, 2048, 10, 3 << 30
+    chosen = plan(n, d, c, 1, torch.device("cpu"), budget=budget)
+    assert 0 < chosen.block_rows < n and chosen.bytes <= budget
+    assert chosen.block_rows * 2 * d * 8 <= budget - n * d * (4 + 8)  # its build blocks fit beside the resident features

@@ -8,7 +8,10 @@ at G = 1, 460 GB at the whole 45-penalty grid. The plan keeps, per fit:
   (N, r) in ``storage``: float64 when it fits, else float32 (the solve still sums in float64; the
   rounding is that of the float32 features themselves), built in blocks (``Basis.of``);
 - per block of ``block_rows`` rows: the (B, G, C) logits, probabilities and residuals, summed
-  into float64 accumulators (``LogisticProblem``), so memory no longer grows with N;
+  into float64 accumulators (``LogisticProblem``), so memory no longer grows with N; before them,
+  the basis's (B, D) float64 centred and rotated rows (the larger of the two counts: they never
+  coexist); all rows at once (block 0) only where the budget also holds the unblocked path's
+  N-row copies (those of the basis, then ``Basis.xr_t`` on a CPU);
 - the solver: L-BFGS's 20 correction pairs and its working vectors, (2 x 20 + 12) vectors of
   G x (r C + C) float64, and the (G, C, C) curvature factors: ``grid_batch`` (penalties side by
   side, the whole grid on a GPU) is halved until they fit; each problem reaches the same minimiser
@@ -78,7 +81,14 @@ def need(n: int, d: int, c: int, g: int, block: int, storage_bytes: int) -> int:
     p = d * c + c  # parameters per problem (r <= D)
     resident = n * d * F32 + n * d * storage_bytes + n * F64  # standardised, rotated, targets
     solver = (2 * HISTORY + WORKING_VECTORS) * g * p * F64 + 3 * g * c * c * F64 + 3 * d * d * F64
-    return resident + solver + BLOCK_TEMPORARIES * block * g * c * F64 + block * c * F64
+    return resident + solver + max(_per_row(d, c, g, build=True) * block, _per_row(d, c, g) * block
+                                   + (n * d * storage_bytes if block >= n else 0))  # unblocked: xr_t (a CPU's)
+
+
+def _per_row(d: int, c: int, g: int, build: bool = False) -> int:
+    """Bytes per block row: building the basis (the rows centred in float64 and rotated, ``Basis.of``)
+    or in the solve (``BLOCK_TEMPORARIES`` of G x C, and the one-hot); the two never overlap."""
+    return 2 * d * F64 if build else (BLOCK_TEMPORARIES * g + 1) * c * F64
 
 
 def plan(n: int, d: int, c: int, grid_batch: int, device: torch.device, budget: int | None = None) -> MemoryPlan:
@@ -94,9 +104,9 @@ def plan(n: int, d: int, c: int, grid_batch: int, device: torch.device, budget: 
         for width in widths:
             g = max(width, 1)
             fixed = need(n, d, c, g, 0, size)
-            rows = (budget - fixed) // ((BLOCK_TEMPORARIES * g + 1) * c * F64) if budget > fixed else 0
+            rows = (budget - fixed) // max(_per_row(d, c, g, build=True), _per_row(d, c, g)) if budget > fixed else 0
             if rows >= smallest:
-                block = 0 if rows >= n else int(rows)
+                block = 0 if need(n, d, c, g, n, size) <= budget else int(min(rows, n - 1))
                 return MemoryPlan(storage, block, width, need(n, d, c, g, block or n, size), budget)
     least = need(n, d, c, 1, smallest, F32)
     raise EvalsuiteError(f"the linear probe on {n:,} x {d} features and {c} classes needs at least {least / 2**30:.1f} GiB "
@@ -110,8 +120,13 @@ def planned_basis(x: torch.Tensor, classes: int, grid_batch: int, dtype: torch.d
     features are never stored wider than the solve's ``dtype``."""
     n, d = x.shape
     chosen = plan(n, d, classes, grid_batch, x.device)
+    return basis_for(x, chosen, dtype), chosen
+
+
+def basis_for(x: torch.Tensor, chosen: MemoryPlan, dtype: torch.dtype) -> Basis:
+    """x (N, D)'s eigenbasis built as ``chosen`` says (its storage, never wider than ``dtype``, and its block)."""
     storage = torch.float32 if chosen.storage == "float32" or dtype == torch.float32 else torch.float64
-    return Basis.of(x, dtype, storage=storage, block_rows=chosen.block_rows), chosen
+    return Basis.of(x, dtype, storage=storage, block_rows=chosen.block_rows)
 
 
 def departs(chosen: MemoryPlan, grid_batch: int, dtype: str) -> bool:
