@@ -30,6 +30,7 @@ from evalsuite.rules import AT_LEAST_1, WORKERS, ruled
 from evalsuite.tasks.base import EvalContext, Prepared, Session
 from evalsuite.tokens import ImageSource
 
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """A suite's ``features`` dict (``evalsuite.schema`` validates it against these fields).
@@ -73,10 +74,12 @@ def _feature_fn(session: Session, spec):
     run = _RunWrites()
 
     def features(split: str, load: bool = True):
-        """The split's (features, targets); ``load=False``: only make sure the cache holds them."""
+        """The split's (features, targets); ``load=False``: only make sure the cache holds them, every
+        process together under ``--launcher`` (``feature_step``)."""
+        if not load:
+            key = _key(session, spec, split, transform_id, settings)
+            return _extract_across(session, key, Transformed(spec.splits[split], transform), stats, settings)
         if split not in memo:
-            if not load:
-                return _split_features(session, spec, split, transform, transform_id, stats, settings, run, load)
             memo[split] = _split_features(session, spec, split, transform, transform_id, stats, settings, run)
         return memo[split]
 
@@ -121,18 +124,19 @@ def _key(session: Session, spec, split: str, transform_id: str, settings: Featur
                       compute_precision(session.device), spec.label_protocol, settings.storage)
 
 
+def _finite_check(session: Session, where: str, settings: FeatureSettings):
+    """``check(features, first_image)`` for ``extract_into``: NaN/inf (and float16 range) refused."""
+    nonfinite = session.info.meta.get("nonfinite_tensors")
+    return lambda out, first: check_finite_features(out, where, nonfinite, first, settings.storage)
+
+
 def _split_features(session: Session, spec, split: str, transform, transform_id: str, stats: tuple,
-                    settings: FeatureSettings, run: _RunWrites,
-                    load: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """One split's features: from the cache, else extracted into it from where a killed run stopped
-    (under ``--launcher`` by every process together; ``load=False``: only that)."""
-    model, info, cache, quiet = session.model, session.info, session.cache, session.quiet
+                    settings: FeatureSettings, run: _RunWrites) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's features: from the cache, else extracted into it from where a killed run stopped."""
+    model, cache, quiet = session.model, session.cache, session.quiet
     dataset = spec.splits[split]
     key = _key(session, spec, split, transform_id, settings)
     where = f"{spec.name}/{split}"
-    if not load:  # every process, together, before any task (``feature_step``)
-        _extract_across(session, key, Transformed(dataset, transform), where, stats, settings)
-        return None
     got = cache.get(key)
     if got is None:
         writer = cache.writer(key)
@@ -145,13 +149,9 @@ def _split_features(session: Session, spec, split: str, transform, transform_id:
             run.decoded.append(where)
         source = array if array is not None else (images, None)
         batches = uint8_batches(*source, writer.done, settings.batch_size, workers, session.device,
-                                 f"features {where}", quiet)
-
-        def check(out, first):
-            check_finite_features(out, where, info.meta.get("nonfinite_tensors"), first, settings.storage)
-
+                                f"features {where}", quiet)
         try:
-            extract_into(writer, model, batches, session.device, stats, check)
+            extract_into(writer, model, batches, session.device, stats, _finite_check(session, where, settings))
         except FeaturesRefused as exc:  # the backbone's fault, found after decoding began
             writer.discard()
             raise run.refuse(exc, spec.name) from None
@@ -167,14 +167,14 @@ def _complete(cache, key: FeatureKey) -> bool:
     return ShardWriter(cache.folder(key), key, create=False).done == key.size
 
 
-def _extract_across(session: Session, key: FeatureKey, images: Dataset, where: str, stats: tuple,
+def _extract_across(session: Session, key: FeatureKey, images: Dataset, stats: tuple,
                     settings: FeatureSettings) -> None:
     """One split's features under ``--launcher``, called by every process: each extracts its
     contiguous part (``rank_span``) into the shared cache entry, shard by shard, resuming like one
     process does, and returns once the entry is whole. DINO's ``eval_knn.py`` (facebookresearch/dino)
     also extracts a part per process and gathers before scoring; here the gathering is the cache,
     so a preempted job keeps what every process finished. Images are streamed, not decoded whole."""
-    cache, model, info = session.cache, session.model, session.info
+    cache, where = session.cache, f"{key.dataset}/{key.split}"
     if all_true(_complete(cache, key)):
         return
     rank, size = world()
@@ -184,11 +184,10 @@ def _extract_across(session: Session, key: FeatureKey, images: Dataset, where: s
     start, stop = rank_span(key.size, rank, size)
     writer = ShardWriter(cache.folder(key), key, settings.shard_images, create=False, span=(start, stop))
     batches = uint8_batches(images, None, writer.done, settings.batch_size, 0, session.device,
-                             f"features {where} [{start}, {stop})", session.quiet, stop=stop)
+                            f"features {where} [{start}, {stop})", session.quiet, stop=stop)
     failed = None
     try:
-        extract_into(writer, model, batches, session.device, stats, lambda out, first: check_finite_features(
-            out, where, info.meta.get("nonfinite_tensors"), first, settings.storage))
+        extract_into(writer, session.model, batches, session.device, stats, _finite_check(session, where, settings))
     except EvalsuiteError as exc:
         failed = exc
     if not all_true(failed is None):  # every process stops, none waits for the others forever
