@@ -168,3 +168,14 @@ def test_eval_row_states_layout_test_set_and_held_out_slice(copies, tmp_path, on
                                                                                                  "test": 8}
     subset = rows["imagenet_1pct", "linear"]["extra"]["split"]  # held out of the 20 subset images, not beyond them
     assert subset["val_source"] == "stratified 20% of train" and subset["sizes"] == {"train": 16, "val": 4, "test": 8}
+
+
+def test_attentive_row_says_its_val_was_held_out_of_train(copies, tmp_path, one_thread):
+    """The attentive probe chooses on the same held-out slice as linear, and its row says so (it
+    once wrote 'official' for any dataset with a val split)."""
+    root = copies("prepared")
+    assert main(["eval", "random", "--arch", "resnet_tiny", "--datasets", "imagenet", "--data-root", str(root),
+                 "--tasks", "attentive", "--results", str(tmp_path / "rows"), "--quiet", "--cfg-options",
+                 "features.resize=native", "attentive.epochs=1", "attentive.lrs=[1e-3]", "attentive.wds=[1e-3]"]) == 0
+    (row,) = [json.loads(p.read_text()) for p in (tmp_path / "rows").rglob("*.json")]
+    assert row["extra"]["val_source"].startswith("16 images held out of train, 10 per class")

@@ -92,7 +92,7 @@ class Attentive:
         names = ["train", "test"] + (["val"] if "val" in spec.splits else [])
         splits, store = token_splits(backbone, {k: spec.splits[k] for k in names}, ctx.images, self.layers,
                                      self.cache_budget_gb, device)
-        train, val, info = self._protocol(splits, ctx.seed)
+        train, val, info = self._protocol(splits, ctx.seed, ctx.spec.val_source)
         dim = store["shape"][1]
         heads = heads_of(backbone, dim)
         grid = [(lr, wd) for lr in self.lrs for wd in self.wds]
@@ -111,11 +111,12 @@ class Attentive:
                    "tokens": store, "attention_heads": heads, "train_transform": "none (evaluation transform's tokens)",
                    **info})
 
-    def _protocol(self, splits: dict[str, TokenSplit], seed: int):
-        """(train part, val part, info): official val, else the seeded stratified holdout of train."""
+    def _protocol(self, splits: dict[str, TokenSplit], seed: int, val_source: str):
+        """(train part, val part, info): the dataset's val split (``val_source`` says where it came
+        from, as ``EvalContext.protocol_splits`` records it), else the seeded stratified holdout of train."""
         full = splits["train"]
         if "val" in splits:
-            info = {"val_source": "official", "split_seed": None}
+            info = {"val_source": val_source, "split_seed": None}
             return (full, np.arange(len(full.targets))), (splits["val"], np.arange(len(splits["val"].targets))), info
         tr, va = stratified_holdout(full.targets.numpy(), VAL_FRACTION, seed)
         return (full, tr), (full, va), {"val_source": f"stratified {VAL_FRACTION:.0%} of train", "split_seed": seed}
