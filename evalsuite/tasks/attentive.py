@@ -129,8 +129,9 @@ class Attentive:
         for lr, wd in grid:
             torch.manual_seed(seed)
             model = build_head(self.head, dim, heads, self.queries, classes, self.mlp_ratio, self.init_std).to(device)
-            decay = [p for n, p in model.named_parameters() if p.ndim > 1 and not n.endswith("bias")]
-            rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and not n.endswith("bias"))]
+            decay, rest = [], []
+            for name, p in model.named_parameters():  # AdamW's decay on weight matrices only (V-JEPA's param groups)
+                (decay if p.ndim > 1 and not name.endswith("bias") else rest).append(p)
             groups = [{"params": decay, "weight_decay": wd, "wd0": wd}, {"params": rest, "weight_decay": 0.0, "wd0": 0.0}]
             models.append(model.train())
             opts.append(torch.optim.AdamW(groups, lr=lr))
@@ -139,8 +140,9 @@ class Attentive:
         step = 0
         for epoch in range(self.epochs):
             for tokens, targets in batches(parts, self.batch_size, seed * 10_007 + epoch, device):
+                decay = cosine(step, total)
                 for model, opt, (lr, _) in zip(models, opts, grid):
-                    self._step(model, opt, tokens, targets, multilabel, lr * cosine(step, total), cosine(step, total))
+                    self._step(model, opt, tokens, targets, multilabel, lr * decay, decay)
                 step += 1
         return [m.eval() for m in models]
 

@@ -18,7 +18,6 @@ As in MAE nothing is tuned: the head trains on train and is scored once on test.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -29,7 +28,7 @@ from evalsuite.lars import LARS
 from evalsuite.registry import TASKS
 from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import EvalContext, TaskOutput
-from evalsuite.tasks.finetune_data import classification_loss
+from evalsuite.tasks.finetune_data import classification_loss, cosine
 from evalsuite.tasks.metrics import extra_scores, score
 
 
@@ -76,7 +75,7 @@ class LinearBN:
         """MAE's ``util/lr_sched.py``: linear warm-up, then a half-cosine to 0, at fractional epochs."""
         if epoch < self.warmup_epochs:
             return peak * epoch / self.warmup_epochs
-        return peak * 0.5 * (1.0 + math.cos(math.pi * (epoch - self.warmup_epochs) / (self.epochs - self.warmup_epochs)))
+        return peak * cosine(epoch - self.warmup_epochs, self.epochs - self.warmup_epochs)
 
     def run(self, ctx: EvalContext) -> TaskOutput:
         spec, device = ctx.spec, ctx.device

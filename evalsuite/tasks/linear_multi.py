@@ -26,7 +26,6 @@ the same steps as one process, up to the order of float additions.
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 from typing import ClassVar
@@ -39,6 +38,7 @@ from evalsuite.launch import rank_span, world
 from evalsuite.registry import TASKS
 from evalsuite.rules import AT_LEAST_0, AT_LEAST_1, POSITIVE, ruled
 from evalsuite.tasks.base import VAL_DRAWS, EvalContext, Split, TaskOutput
+from evalsuite.tasks.finetune_data import cosine
 from evalsuite.tasks.metrics import score
 
 #: DINOv2 ``linear.py`` ``--learning-rates`` default, before scaling by global batch / 256.
@@ -111,7 +111,7 @@ def train_heads(train: Split, heads: list[Head], classes: int, epochs: int, batc
             mine = index[lo:hi]
             x, y = train.features[mine].to(device), train.targets[mine].to(device)  # (B/P, D), (B/P,)
             for group, head in zip(opt.param_groups, heads):  # cosine to 0 (CosineAnnealingLR, eta_min=0)
-                group["lr"] = head.lr * scale * 0.5 * (1 + math.cos(math.pi * step / total))
+                group["lr"] = head.lr * scale * cosine(step, total)
             loss = sum(F.cross_entropy(x[:, h.columns[0]:h.columns[1]] @ params[2 * i] + params[2 * i + 1], y,
                                        reduction="sum") for i, h in enumerate(heads)) / batch
             opt.zero_grad(set_to_none=False)
@@ -122,7 +122,7 @@ def train_heads(train: Split, heads: list[Head], classes: int, epochs: int, batc
     return [(params[2 * i].detach(), params[2 * i + 1].detach()) for i in range(len(heads))]
 
 
-def head_scores(split: Split, heads: list[Head], weights, metric: str, chunk: int,
+def head_scores(split: Split, heads: list[Head], weights, chunk: int,
                 device: torch.device) -> list[torch.Tensor]:
     """Each head's logits (N, classes) on ``split``, computed ``chunk`` images at a time."""
     out = [[] for _ in heads]
@@ -180,10 +180,10 @@ class LinearMulti:
         weights = train_heads(train, heads, len(spec.classes), self.epochs, self.batch_size, self.momentum,
                               self.init_std, ctx.seed, ctx.device)
         metric = spec.metric
-        vals = [score(metric, s, val.targets) for s in head_scores(val, heads, weights, metric,
+        vals = [score(metric, s, val.targets) for s in head_scores(val, heads, weights,
                                                                      self.eval_batch_size, ctx.device)]
         best = max(range(len(heads)), key=lambda i: vals[i])  # the first of equal scores (DINOv2: strictly better)
-        logits = head_scores(test, [heads[best]], [weights[best]], metric, self.eval_batch_size, ctx.device)[0]
+        logits = head_scores(test, [heads[best]], [weights[best]], self.eval_batch_size, ctx.device)[0]
         test_score = score(metric, logits, test.targets)
         curve = [{"input": h.input, "lr": h.lr, "val": v} for h, v in zip(heads, vals)]
         return TaskOutput(
