@@ -21,8 +21,6 @@ rounding, so the choice is reported in the row (``extra.tokens``), not part of t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +207,7 @@ def token_splits(model: nn.Module, splits: dict[str, Dataset], src: ImageSource,
     if gb > budget_gb:
         return {k: LiveTokens(model, d, src, layers) for k, d in splits.items()}, record
     cache = TokenCache(src.cache_root)
-    return {k: cache.get_or_build(model, k, d, src, layers, device) for k, d in splits.items()}, record
+    return {k: cache.get_or_build(model, k, d, src, layers, device, (t, c)) for k, d in splits.items()}, record
 
 
 class TokenCache:
@@ -221,16 +219,18 @@ class TokenCache:
         reclaim_temp(self.root)
 
     def get_or_build(self, model: nn.Module, split: str, dataset: Dataset, src: ImageSource, layers: int,
-                     device: torch.device) -> CachedTokens:
-        key = dataclasses.replace(src.key(split), arch=f"{src.key(split).arch}|tokens:layers={layers}")
-        digest = hashlib.sha256(json.dumps(key.fields(), sort_keys=True).encode()).hexdigest()[:32]
+                     device: torch.device, shape: tuple[int, int]) -> CachedTokens:
+        """The split's cached tokens, built on first use; ``shape``: one image's (T, C) (``token_shape``)."""
+        features_key = src.key(split)
+        key = dataclasses.replace(features_key, arch=f"{features_key.arch}|tokens:layers={layers}")
+        digest = key.digest()
         array_path, targets_path = self.root / f"{digest}.npy", self.root / f"{digest}.targets.pt"
         if array_path.is_file() and targets_path.is_file():
             try:
                 return CachedTokens(np.load(array_path, mmap_mode="r"), torch.load(targets_path, weights_only=True))
             except (ValueError, OSError, RuntimeError):
                 pass  # a damaged entry is rebuilt
-        t, c = token_shape(model, dataset, src, layers, device)
+        t, c = shape
         loader = DataLoader(Transformed(dataset, src.transform), batch_size=src.batch_size,
                             num_workers=loader_workers(src.num_workers, len(dataset)))
         with atomic_path(array_path) as tmp:
