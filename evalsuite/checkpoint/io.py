@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import pickle
 import re
 from pathlib import Path
@@ -33,18 +32,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from evalsuite.checkpoint.hub_files import WEIGHT_FILES, is_hub_path, read_hub
+from evalsuite.checkpoint.hub_files import WEIGHT_FILES, is_hub_path, read_hub, sha256_of
 from evalsuite.errors import EvalsuiteError
 
 TRUST_HINT = "pass --trust-checkpoint if you trust its source"
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    """sha256 of a checkpoint file (or a model folder's files: ``hub_files.sha256_of``, one loop)."""
+    return sha256_of(path, chunk)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
