@@ -152,9 +152,11 @@ def _no_candidate(path: str, arch: str | None, sources, obj: dict) -> EvalsuiteE
                           "pass --arch with the network it was saved from (registered name or pkg.module:callable)")
 
 
-def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = False, key: str | None = None) -> LoadedCheckpoint:
+def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = False, key: str | None = None,
+                       sha256: str | None = None) -> LoadedCheckpoint:
     """Read and find the backbone without failing on a mismatch (``evalsuite inspect``): when nothing
-    fits, the report is that of the closest candidate, so the user sees what it lacked."""
+    fits, the report is that of the closest candidate, so the user sees what it lacked. ``sha256``:
+    the file's hash where the caller has just computed it (the zoo's check), so it is not read twice."""
     path = str(path)
     obj = read_checkpoint(path, trust)
     fmt_name, sources, meta = _sources(obj)
@@ -171,7 +173,7 @@ def inspect_checkpoint(path: str | Path, arch: str | None = None, trust: bool = 
     if chosen is None:
         how = f"closest candidate: {how}"
     meta = {**meta, "loaded_from": pick.location or "top level"}
-    return LoadedCheckpoint(path, sha256_of(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
+    return LoadedCheckpoint(path, sha256 or sha256_of(path), fmt_name, found_arch, meta, pick.report, pick.tensors, how, nonfinite)
 
 
 def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> None:
@@ -193,8 +195,10 @@ def _refuse(info: LoadedCheckpoint, arch_given: bool, allow_nonfinite: bool) -> 
 
 
 def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False, seed: int = 0,
-                  key: str | None = None, allow_nonfinite: bool = False) -> tuple[nn.Module, LoadedCheckpoint]:
-    """Return the backbone with the checkpoint's weights, or random init for ``path='random'``."""
+                  key: str | None = None, allow_nonfinite: bool = False,
+                  sha256: str | None = None) -> tuple[nn.Module, LoadedCheckpoint]:
+    """Return the backbone with the checkpoint's weights, or random init for ``path='random'``
+    (``sha256``: as for ``inspect_checkpoint``)."""
     if str(path) == RANDOM:
         if arch is None:
             raise EvalsuiteError("checkpoint 'random' needs --arch to say which network to initialise")
@@ -202,7 +206,7 @@ def load_backbone(path: str | Path, arch: str | None = None, trust: bool = False
         model = build_backbone(arch)
         info = LoadedCheckpoint(RANDOM, f"random-seed{seed}", RANDOM, arch, {"method": "random init"}, KeyReport())
         return model, info
-    info = inspect_checkpoint(path, arch, trust, key)
+    info = inspect_checkpoint(path, arch, trust, key, sha256)
     _refuse(info, arch is not None, allow_nonfinite)
     if info.nonfinite:
         info.meta["nonfinite_tensors"] = len(info.nonfinite)  # --allow-nonfinite applied: the row says so
