@@ -248,6 +248,6 @@ def full_leaderboard(results_dir: str | Path, baseline: str | None = None, fmt: 
     from evalsuite.report.published import published_block
     from evalsuite.zoo.compare import delta_block
 
-    text = leaderboard(results_dir, baseline, fmt, spread)
-    text += delta_block(read_rows(results_dir, warn=False), fmt)  # warned once above
-    return text + (published_block(results_dir, baseline, fmt, spread) if published else "")
+    rows = read_rows(results_dir)  # read (and any stray file warned about) once for all three blocks
+    text = render(rows, baseline, fmt, spread) + delta_block(rows, fmt)
+    return text + (published_block(rows, baseline, fmt, spread) if published else "")

@@ -65,16 +65,15 @@ def published_grid(published: pd.DataFrame, columns: list[str] | None = None) ->
     return out[[c for c in out.columns if c != "source"] + ["source"]]
 
 
-def published_block(results_dir: str | Path, baseline: str | None, fmt: str, spread: str) -> str:
-    """The published grid rendered like the leaderboard of ``results_dir`` and on its columns,
-    under its own title (``evalsuite leaderboard --published``)."""
+def published_block(rows: list[dict], baseline: str | None, fmt: str, spread: str) -> str:
+    """The published grid rendered like the leaderboard of ``rows`` and on its columns, under its
+    own title (``evalsuite leaderboard --published``)."""
     from evalsuite.leaderboard import DELTA, RANK, build, render_table
-    from evalsuite.results import read_rows
 
     if fmt == "json":
         raise EvalsuiteError("--published does not combine with --format json (one JSON document per call); "
                              "read the published figures from results/published/*.csv")
-    means, _ = build(read_rows(results_dir, warn=False), baseline, spread)  # the leaderboard above warned
+    means, _ = build(rows, baseline, spread)
     measured = [c for c in means.columns if c != RANK and not c.startswith(DELTA)]
     grid = published_grid(load_published(), measured)
     title = {"md": f"\n## {BLOCK_TITLE}\n\n", "csv": f"\n# {BLOCK_TITLE}\n"}.get(fmt, f"\n{BLOCK_TITLE}\n")
