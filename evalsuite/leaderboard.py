@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalsuite.errors import EvalsuiteError
-from evalsuite.results import protocol_fields, read_rows  # noqa: F401 - protocol_fields re-exported
+from evalsuite.results import protocol_fields, read_rows
 from evalsuite.stats import ci95_halfwidth
 from evalsuite.tabular import html_table, latex_table, md_table
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from evalsuite.checkpoint.conventions import CONVENTIONS, by_convention  # noqa: F401 - CONVENTIONS re-exported
+from evalsuite.checkpoint.conventions import by_convention
 from evalsuite.checkpoint.io import as_tensor_dict
 from evalsuite.errors import EvalsuiteError
 

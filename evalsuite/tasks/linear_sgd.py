@@ -86,8 +86,8 @@ class LinearSGD:
     num_workers: int = ruled(-1, WORKERS)
     save_every: int = ruled(1, AT_LEAST_1)
 
-    #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     processes: ClassVar[str] = "first"  # under --launcher: features from every process, the task on the first
+    #: The smallest settings that run every code path, for tests/test_contracts.py; not a protocol.
     SMOKE: ClassVar[dict] = dict(epochs=1, batch_size=8, eval_batch_size=32, num_workers=0)
 
     def __post_init__(self) -> None:
